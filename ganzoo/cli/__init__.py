@@ -1,0 +1,60 @@
+"""The `ganzoo` command line.
+
+Each module of this package that defines a click object named ``command`` is added to
+the top-level group, so a command group lives in its own small module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+from ganzoo import __version__
+from ganzoo.errors import GanzooError
+
+
+class GanzooGroup(click.Group):
+    """Turns :class:`GanzooError` into a one-line message and its exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GanzooError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=GanzooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="ganzoo")
+def cli():
+    """ganzoo: train and compare text-to-image GANs on one harness.
+
+    \b
+    Start with:
+      ganzoo list                                  what is installed
+      ganzoo bench --models stackgan,ebgan         train, evaluate, report
+      ganzoo train --model stackgan --preset cpu   train one model
+      ganzoo sample --checkpoint RUN "a red circle" -o grid.png
+    """
+
+
+def _add_commands() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        command = getattr(module, "command", None)
+        if isinstance(command, click.Command):
+            cli.add_command(command)
+
+
+_add_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="ganzoo", standalone_mode=True)
+    except GanzooError as exc:  # raised outside a command's invoke (e.g. in a callback)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)

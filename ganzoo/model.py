@@ -1,0 +1,137 @@
+"""The model contract every model plugin implements.
+
+A model owns its networks, its optimisers, one training iteration (``train_step``),
+generation, its config (defaults + named presets, as data) and its learning-rate
+schedule. The harness owns the loop, devices, seeds, logging and checkpoints, and never
+asks which model it is running.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ganzoo.config import load_presets, resolve_config
+
+
+class GanzooModel:
+    """Base class for model plugins.
+
+    Subclasses set ``config_file`` (a ``presets.toml`` next to the plugin module) and
+    implement :meth:`build`, :meth:`train_step` and :meth:`generate`.
+
+    Batches given to :meth:`train_step` are dicts with ``images`` (B, 3, S, S) in [-1, 1]
+    at :attr:`image_size`, ``text`` (B, text_dim) caption embeddings and ``caption_ids``.
+    """
+
+    config_file: ClassVar[str | Path | None] = None
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: dict[str, Any], text_dim: int, device: str | torch.device = "cpu"):
+        self.config = dict(config)
+        self.text_dim = int(text_dim)
+        self.device = torch.device(device)
+        self.validate(self.config)
+        self.build()
+
+    # ---- configuration -------------------------------------------------------------
+    @classmethod
+    def defaults_and_presets(cls) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        if cls.config_file is None:
+            return {}, {}
+        return load_presets(cls.config_file)
+
+    @classmethod
+    def make_config(cls, preset: str | None = None, overrides: dict[str, Any] | None = None,
+                    dataset: str | None = None, name: str | None = None) -> dict[str, Any]:
+        defaults, presets = cls.defaults_and_presets()
+        return resolve_config(defaults, presets, preset, overrides, dataset, what=f"model {name or cls.__name__}")
+
+    @classmethod
+    def preset_names(cls) -> list[str]:
+        return sorted(cls.defaults_and_presets()[1])
+
+    def validate(self, config: dict[str, Any]) -> None:
+        """Raise :class:`ganzoo.errors.UsageError` for out-of-range values."""
+
+    # ---- to implement ---------------------------------------------------------------
+    def build(self) -> None:
+        """Create networks and optimisers on ``self.device``."""
+        raise NotImplementedError
+
+    def networks(self) -> dict[str, nn.Module]:
+        """Every module whose weights make up the model's state (trainable or frozen)."""
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """One training iteration; returns named scalar losses (0-d tensors)."""
+        raise NotImplementedError
+
+    def generate(self, text: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [-1, 1] at :attr:`image_size` for caption embeddings ``text``."""
+        raise NotImplementedError
+
+    # ---- optional hooks with defaults -----------------------------------------------
+    @property
+    def image_size(self) -> int:
+        return int(self.config["image_size"])
+
+    @property
+    def z_dim(self) -> int:
+        return int(self.config.get("z_dim", 100))
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.config["batch_size"])
+
+    def sample_z(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.z_dim, generator=generator).to(self.device)
+
+    def generate_stages(self, text: torch.Tensor, z: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Intermediate images for display (e.g. StackGAN's Stage-I beside Stage-II)."""
+        return [self.generate(text, z)]
+
+    def end_epoch(self, epoch: int) -> None:
+        """Called by the harness after each epoch (learning-rate schedules)."""
+
+    def train(self, mode: bool = True) -> "GanzooModel":
+        for net in self.networks().values():
+            net.train(mode)
+        return self
+
+    def eval(self) -> "GanzooModel":
+        return self.train(False)
+
+    def parameter_count(self, trainable_only: bool = True) -> dict[str, int]:
+        return {name: sum(p.numel() for p in net.parameters() if p.requires_grad or not trainable_only)
+                for name, net in self.networks().items()}
+
+    # ---- state ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "networks": {k: v.state_dict() for k, v in self.networks().items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers().items()},
+            "extra": self.extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], with_optimizers: bool = True) -> None:
+        for k, net in self.networks().items():
+            net.load_state_dict(state["networks"][k])
+        if with_optimizers:
+            for k, opt in self.optimizers().items():
+                if k in state.get("optimizers", {}):
+                    opt.load_state_dict(state["optimizers"][k])
+        self.load_extra_state(state.get("extra", {}))
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON-able state beyond networks and optimisers (e.g. schedule position)."""
+        return {}
+
+    def load_extra_state(self, extra: dict[str, Any]) -> None:
+        pass

@@ -1,0 +1,174 @@
+"""The plugin registry: pluggy host, entry-point loading, and the name tables.
+
+Built-in plugins live in ``plugins/`` and are declared through the same ``ganzoo``
+entry-point group as third-party ones. ``GANZOO_PLUGINS`` narrows which *external*
+plugins load (a comma-separated list of entry-point names; empty means none);
+the plugins shipped with ganzoo itself always load.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+import pluggy
+
+from ganzoo import hookspecs
+from ganzoo.errors import GanzooError, UnknownNameError
+
+ENTRY_POINT_GROUP = "ganzoo"
+ENV_PLUGINS = "GANZOO_PLUGINS"
+BUILTIN_DISTRIBUTION = "ganzoo"
+
+#: kind -> the hook that fills it
+KINDS = {
+    "model": "register_models",
+    "dataset": "register_datasets",
+    "text encoder": "register_text_encoders",
+    "metric": "register_metrics",
+}
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin failed to import or to register; the others still work."""
+
+
+class DuplicateNameError(GanzooError):
+    pass
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    name: str
+    obj: Any
+    description: str
+    plugin: str
+
+
+@dataclass
+class Registry:
+    """All registered things, by kind and name, with the plugin that provided each."""
+
+    pm: pluggy.PluginManager
+    entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def get(self, kind: str, name: str) -> Entry:
+        table = self.entries[kind]
+        if name not in table:
+            raise UnknownNameError(kind, name, table)
+        return table[name]
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def model(self, name: str):
+        return self.get("model", name).obj
+
+    def dataset(self, name: str, **options):
+        return self.get("dataset", name).obj(**options)
+
+    def text_encoder(self, name: str, **options):
+        return self.get("text encoder", name).obj(**options)
+
+    def metric(self, name: str):
+        return self.get("metric", name).obj()
+
+
+def _external_allowed() -> set[str] | None:
+    raw = os.environ.get(ENV_PLUGINS)
+    if raw is None:
+        return None
+    return {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _is_builtin(ep) -> bool:
+    dist = getattr(ep, "dist", None)
+    return dist is not None and dist.name.lower() == BUILTIN_DISTRIBUTION
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def load_entry_point_plugins(pm: pluggy.PluginManager, failed: dict[str, str]) -> None:
+    """Import every plugin of the entry-point group; a failing import is one warning, not a crash."""
+    allowed = _external_allowed()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if pm.has_plugin(ep.name):
+            continue
+        if allowed is not None and not _is_builtin(ep) and ep.name not in allowed:
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken plugin must not break the others
+            failed[ep.name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"ganzoo plugin {ep.name!r} failed to load and was skipped: {failed[ep.name]}",
+                          PluginLoadWarning, stacklevel=2)
+            continue
+        pm.register(module, name=ep.name)
+
+
+def collect(pm: pluggy.PluginManager, failed: dict[str, str] | None = None) -> Registry:
+    """Call each plugin's register hooks, remembering which plugin provided each name."""
+    reg = Registry(pm=pm, failed=dict(failed or {}))
+    for kind, hook_name in KINDS.items():
+        hook = getattr(pm.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):  # registration order
+            plugin_name = impl.plugin_name
+
+            def register(name: str, obj: Any, description: str = "", *, _kind=kind, _plugin=plugin_name):
+                table = reg.entries[_kind]
+                if name in table:
+                    raise DuplicateNameError(
+                        f"{_kind} name {name!r} is registered by two plugins: "
+                        f"{table[name].plugin!r} and {_plugin!r}; uninstall or rename one")
+                table[name] = Entry(_kind, name, obj, description.strip().splitlines()[0] if description else "",
+                                    _plugin)
+
+            try:
+                impl.function(register=register)
+            except DuplicateNameError:
+                raise
+            except Exception as exc:
+                reg.failed[plugin_name] = f"{type(exc).__name__}: {exc}"
+                warnings.warn(f"ganzoo plugin {plugin_name!r} failed in {hook_name}: {exc}",
+                              PluginLoadWarning, stacklevel=2)
+    return reg
+
+
+_REGISTRY: Registry | None = None
+_EXTRA_PLUGINS: list[tuple[str, Any]] = []
+
+
+def get_registry(refresh: bool = False) -> Registry:
+    """The process-wide registry, built on first use."""
+    global _REGISTRY
+    if _REGISTRY is None or refresh:
+        pm = new_plugin_manager()
+        failed: dict[str, str] = {}
+        load_entry_point_plugins(pm, failed)
+        for name, plugin in _EXTRA_PLUGINS:
+            pm.register(plugin, name=name)
+        _REGISTRY = collect(pm, failed)
+    return _REGISTRY
+
+
+def register_plugin(plugin: Any, name: str) -> Registry:
+    """Register an in-process plugin object (tests, notebooks) and rebuild the registry."""
+    _EXTRA_PLUGINS.append((name, plugin))
+    return get_registry(refresh=True)
+
+
+def unregister_plugin(name: str) -> Registry:
+    _EXTRA_PLUGINS[:] = [(n, p) for n, p in _EXTRA_PLUGINS if n != name]
+    return get_registry(refresh=True)
+
+
+Factory = Callable[..., Any]

@@ -1,0 +1,1 @@
+"""ganzoo plugin (work in progress)."""
