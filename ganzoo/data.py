@@ -35,6 +35,7 @@ class CaptionedSplit(torch.utils.data.Dataset):
     attributes: dict[str, torch.Tensor] | None = None
     attribute_values: dict[str, list[str]] | None = None
     precomputed_embeddings: torch.Tensor | None = None
+    dataset_name: str | None = None  # set by CaptionedDataset.split()
 
     def __len__(self) -> int:
         return int(self.caption_ids.shape[0])
@@ -43,6 +44,14 @@ class CaptionedSplit(torch.utils.data.Dataset):
                     seed: int = 0) -> torch.Tensor:
         """Float images (B, 3, S, S) in [-1, 1]; ``train`` enables augmentation seeded by ``seed``."""
         raise NotImplementedError
+
+    def text_for_batch(self, embeddings: torch.Tensor, indices, slots, seed: int = 0) -> torch.Tensor:
+        """The text condition of a batch: by default the embedding of each image's chosen caption.
+
+        A dataset may override this (e.g. StackGAN's mean of 4 random captions per image).
+        """
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return embeddings[self.caption_ids[idx, torch.as_tensor(slots, dtype=torch.long)]]
 
     def fingerprint(self) -> str:
         """A short hash that changes whenever the split's content changes (cache keys)."""
@@ -59,6 +68,7 @@ class CaptionedDataset:
 
     name: str = "dataset"
     native_size: int = 64  # the resolution images are stored or rendered at natively
+    default_text_encoder: str = "minilm"  # datasets that ship embeddings say "precomputed"
 
     def __init__(self, splits: dict[str, CaptionedSplit]):
         self.splits = splits
@@ -66,7 +76,9 @@ class CaptionedDataset:
     def split(self, name: str) -> CaptionedSplit:
         if name not in self.splits:
             raise UnknownNameError(f"split of dataset {self.name}", name, self.splits)
-        return self.splits[name]
+        split = self.splits[name]
+        split.dataset_name = self.name  # lets messages about a split name its dataset
+        return split
 
 
 @dataclass(frozen=True)
@@ -144,7 +156,7 @@ class TrainView(torch.utils.data.Dataset):
         cap = self.split.caption_ids[idx, slots]
         return {
             "images": self.split.load_images(plan.indices, self.image_size, self.train, plan.aug_seed),
-            "text": self.embeddings[cap],
+            "text": self.split.text_for_batch(self.embeddings, idx, slots, plan.aug_seed),
             "caption_ids": cap,
             "indices": idx,
             "epoch": plan.epoch,

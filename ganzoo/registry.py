@@ -115,31 +115,45 @@ def load_entry_point_plugins(pm: pluggy.PluginManager, failed: dict[str, str]) -
         pm.register(module, name=ep.name)
 
 
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def collect(pm: pluggy.PluginManager, failed: dict[str, str] | None = None) -> Registry:
-    """Call each plugin's register hooks, remembering which plugin provided each name."""
+    """Call each plugin's register hooks, remembering which plugin provided each name.
+
+    A plugin whose hook raises contributes nothing of that kind (no half-registered
+    tables) and is reported once; two plugins claiming one name is an error naming both.
+    """
     reg = Registry(pm=pm, failed=dict(failed or {}))
     for kind, hook_name in KINDS.items():
         hook = getattr(pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        table = reg.entries[kind]
+        for impl in hook.get_hookimpls():  # registration order
             plugin_name = impl.plugin_name
+            staged: dict[str, Entry] = {}
 
-            def register(name: str, obj: Any, description: str = "", *, _kind=kind, _plugin=plugin_name):
-                table = reg.entries[_kind]
-                if name in table:
+            def register(name: str, obj: Any, description: str = "", *, _kind=kind, _plugin=plugin_name,
+                         _staged=staged):
+                if name in table or name in _staged:
+                    first = table[name].plugin if name in table else _plugin
                     raise DuplicateNameError(
                         f"{_kind} name {name!r} is registered by two plugins: "
-                        f"{table[name].plugin!r} and {_plugin!r}; uninstall or rename one")
-                table[name] = Entry(_kind, name, obj, description.strip().splitlines()[0] if description else "",
-                                    _plugin)
+                        f"{first!r} and {_plugin!r}; uninstall or rename one")
+                _staged[name] = Entry(_kind, name, obj, _first_line(description or ""), _plugin)
 
             try:
                 impl.function(register=register)
             except DuplicateNameError:
                 raise
             except Exception as exc:
-                reg.failed[plugin_name] = f"{type(exc).__name__}: {exc}"
-                warnings.warn(f"ganzoo plugin {plugin_name!r} failed in {hook_name}: {exc}",
-                              PluginLoadWarning, stacklevel=2)
+                if plugin_name not in reg.failed:
+                    reg.failed[plugin_name] = f"{type(exc).__name__} in {hook_name}: {exc}"
+                    warnings.warn(f"ganzoo plugin {plugin_name!r} failed and was skipped: "
+                                  f"{reg.failed[plugin_name]}", PluginLoadWarning, stacklevel=2)
+                continue
+            table.update(staged)
     return reg
 
 
@@ -161,9 +175,20 @@ def get_registry(refresh: bool = False) -> Registry:
 
 
 def register_plugin(plugin: Any, name: str) -> Registry:
-    """Register an in-process plugin object (tests, notebooks) and rebuild the registry."""
+    """Register an in-process plugin object (tests, notebooks) and rebuild the registry.
+
+    If the rebuild fails (e.g. a duplicate name) the plugin is removed again, so one bad
+    plugin cannot poison later registries.
+    """
+    if any(n == name for n, _ in _EXTRA_PLUGINS):
+        raise GanzooError(f"a plugin named {name!r} is already registered; unregister_plugin({name!r}) first")
     _EXTRA_PLUGINS.append((name, plugin))
-    return get_registry(refresh=True)
+    try:
+        return get_registry(refresh=True)
+    except Exception:
+        _EXTRA_PLUGINS[:] = [(n, p) for n, p in _EXTRA_PLUGINS if n != name]
+        get_registry(refresh=True)
+        raise
 
 
 def unregister_plugin(name: str) -> Registry:

@@ -32,6 +32,7 @@ class TextEncoder:
 
     name: str = "encoder"
     dim: int = 0
+    cacheable: bool = True  # False for encoders that only return data the dataset already stores
 
     def fingerprint(self) -> str:
         """Identifies the encoder's weights/version; part of every cache key."""
@@ -62,13 +63,18 @@ def _key(encoder: TextEncoder, captions: Sequence[str]) -> str:
 
 def cached_embeddings(encoder: TextEncoder, split, cache_dir: Path | None = None) -> torch.Tensor:
     """Embeddings of every caption of ``split``, from the cache when present."""
+    if not encoder.cacheable:
+        return encoder.encode_split(split).float()
     cache_dir = Path(cache_dir or default_cache_dir()) / "embeddings"
     path = cache_dir / f"{encoder.name}-{_key(encoder, split.captions)}.safetensors"
     if path.exists():
         try:
-            return load_file(str(path))["embeddings"]
+            emb = load_file(str(path))["embeddings"]
+            if emb.ndim == 2 and emb.shape[0] == len(split.captions) and torch.isfinite(emb).all():
+                return emb
         except Exception:
-            path.unlink(missing_ok=True)  # a damaged cache entry is recomputed, never trusted
+            pass
+        path.unlink(missing_ok=True)  # a damaged cache entry is recomputed, never trusted
     emb = encoder.encode_split(split).float().contiguous()
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")

@@ -9,22 +9,38 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import warnings
 
 import click
 
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
+from ganzoo.registry import PluginLoadWarning
 
 
 class GanzooGroup(click.Group):
-    """Turns :class:`GanzooError` into a one-line message and its exit code, never a traceback."""
+    """Turns :class:`GanzooError` into a one-line message and its exit code, never a traceback.
+
+    A plugin that fails to load becomes one ``warning: ...`` line on stderr rather than
+    Python's two-line warning with a source location.
+    """
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except GanzooError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+        with warnings.catch_warnings():
+            python_show = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, PluginLoadWarning):
+                    click.echo(f"warning: {message}", err=True)
+                else:
+                    python_show(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            try:
+                return super().invoke(ctx)
+            except GanzooError as exc:
+                click.echo(f"error: {exc}", err=True)
+                ctx.exit(exc.exit_code)
 
 
 @click.group(cls=GanzooGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,7 +10,10 @@ from ganzoo.registry import KINDS, get_registry
 @click.command("list")
 @click.argument("kind", required=False, type=click.Choice(["models", "datasets", "text-encoders", "metrics"]))
 def command(kind):
-    """List models, datasets, text encoders and metrics, with the plugin providing each."""
+    """List models, datasets, text encoders and metrics, with the plugin providing each.
+
+    A plugin that failed to load is reported once, as a warning on stderr.
+    """
     reg = get_registry()
     wanted = {"models": "model", "datasets": "dataset", "text-encoders": "text encoder", "metrics": "metric"}
     kinds = [wanted[kind]] if kind else list(KINDS)
@@ -23,5 +26,3 @@ def command(kind):
         pwidth = max((len(e.plugin) for e in entries), default=0)
         for e in entries:
             click.echo(f"  {e.name:<{width}}  [{e.plugin:<{pwidth}}]  {e.description}")
-    for plugin, err in sorted(reg.failed.items()):
-        click.secho(f"plugin {plugin!r} failed to load and was skipped: {err}", fg="yellow", err=True)

@@ -1,1 +1,52 @@
-"""ganzoo plugin (work in progress)."""
+"""ganzoo plugin: ``ebgan``, Energy-Based GAN (Zhao, Mathieu, LeCun, ICLR 2017), text-conditional.
+
+Built only on ganzoo's public interface (``ganzoo.model``, ``ganzoo.errors``), like a
+third-party plugin. Config keys and presets (``cpu``, ``paper``) are in ``presets.toml``.
+
+What it implements
+- D is an autoencoder; the energy of a pair is D(x, t) = per-sample reconstruction MSE,
+  the mean over channels and pixels.
+- L_D = mean_i D(x_i, t_i) + mean_i max(0, m - D(G(z_i, t_i), t_i)).
+- L_G = mean_i D(G(z_i, t_i), t_i) + lambda_pt * PT, with the pull-away term
+  PT = 1/(N(N-1)) * sum_{i != j} cos^2(S_i, S_j) over the flattened encoder codes S of the
+  generated batch (``pull_away = false`` drops it); lambda_pt = 0.1.
+
+Deliberate deviations and choices (the paper is unconditional)
+- Text conditioning, so that every model in the zoo faces the same task. G is the
+  GAN-INT-CLS generator (fc(text) + LeakyReLU concatenated with z, DCGAN transposed convs,
+  tanh). The autoencoder gets the caption twice, each time through its own fc + BN +
+  LeakyReLU projection replicated spatially: concatenated to the encoder's 4x4 features
+  before the 1x1 conv that makes the code, and concatenated to the 4x4 code at the input
+  of the decoder. So the code, and the energy, depend on the caption.
+- Architecture: encoder = DCGAN discriminator trunk (4x4 stride-2 convs to 4x4, BN except
+  on the first, LeakyReLU 0.2); code = 1x1 conv to ``code_dim`` channels at 4x4, linear (no
+  norm, no activation) so cosines in PT are meaningful; decoder = 3x3 conv + BN + ReLU at
+  4x4, then transposed convs (BN + ReLU) to a tanh image. Widths stay 8 * ndf at 4x4 and
+  halve per doubling, never below ndf.
+- Margin scale: the energy is a *mean* squared error on images in [-1, 1], so it lies in
+  [0, 4], and an autoencoder that outputs flat grey scores E[x^2] (about 0.2-0.5 on
+  natural and shapes images). Public code's m = 10/20/80 belongs to summed energies and
+  has no meaning here. We use a fixed m = 0.5 (key ``margin``): above the "did not
+  reconstruct at all" level, so D must actively reconstruct fakes badly, yet far from the
+  ceiling of 4, so the hinge switches off for clearly bad fakes instead of chasing an
+  unreachable target. A fixed value keeps the loss a pure function of the batch.
+- Hinges are taken per sample and then averaged (as in the paper's per-example losses).
+- Optional matching-aware term (``cls = true``, off by default; not in the paper):
+  L_D = D(x, t) + 0.5 * (max(0, m - D(G(z, t), t)) + max(0, m - D(x, t_wrong))), wrong
+  captions made by shifting the batch one place (as StackGAN and GAN-INT-CLS here).
+- Optimiser: Adam lr 2e-4, betas (0.5, 0.999) for both nets, halved every
+  ``lr_decay_epoch`` epochs, the same as GAN-INT-CLS for comparability (the paper tuned
+  its rates per dataset).
+- One D step then one G step reusing the D step's fake batch; D's weights get no
+  gradients in the G step; energies are computed in float32 (autocast-safe).
+- Init: conv/linear weights N(0, 0.02), BN weights N(1, 0.02), all biases 0.
+"""
+
+from ganzoo import hookimpl
+
+
+@hookimpl
+def register_models(register):
+    from ganzoo_ebgan.model import Ebgan
+
+    register("ebgan", Ebgan, Ebgan.description)

@@ -1,0 +1,229 @@
+"""The training loop every model shares: data, seeds, budget, logging, checkpoints, divergence.
+
+The harness never asks which model it runs: it calls ``model.train_step(batch)`` and
+``model.end_epoch(epoch)``, and saves whatever ``model.networks()`` and
+``model.optimizers()`` hold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader
+
+from ganzoo.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from ganzoo.data import EpochBatchSampler, TrainView, identity_collate
+from ganzoo.env import environment, resolve_device, seed_everything
+from ganzoo.errors import GanzooError, UsageError
+from ganzoo.memory import PeakMemory
+from ganzoo.registry import get_registry
+from ganzoo.runs import Conditioner, RunSpec, read_run_file, write_run_file
+
+#: test-only fault injection: the loss at this step becomes NaN (exercises divergence handling)
+FAULT_NAN_ENV = "GANZOO_FAULT_NAN_AT_STEP"
+WARMUP_STEPS = 3
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    status: str  # ok | diverged | failed
+    reason: str
+    steps: int
+    epochs_done: float
+    images_seen: int
+    wall_time_s: float
+    train_stats: dict = field(default_factory=dict)
+    last_losses: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        d = dict(self.__dict__)
+        d["run_dir"] = str(self.run_dir)
+        return d
+
+
+class Progress:
+    """A tqdm bar with ETA and live losses (silent when disabled)."""
+
+    def __init__(self, total: int | None, desc: str, enabled: bool, initial: int = 0):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, initial=initial, unit="step", dynamic_ncols=True,
+                            leave=True, mininterval=0.5)
+
+    def update(self, n: int, losses: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+            if losses:
+                self.bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:4]}, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def build_model(spec: RunSpec, text_dim: int, device: str):
+    reg = get_registry()
+    model_cls = reg.model(spec.model)
+    config = model_cls.make_config(spec.preset, spec.overrides, dataset=spec.dataset, name=spec.model)
+    return model_cls(config, text_dim=text_dim, device=device), config
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    non_blocking = device.type == "cuda"
+    return {k: v.to(device, non_blocking=non_blocking) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def _losses_to_floats(losses: dict) -> dict[str, float]:
+    if not losses:
+        return {}
+    names = list(losses)
+    values = torch.stack([torch.as_tensor(losses[n]).detach().float().reshape(()).cpu() for n in names])
+    return dict(zip(names, values.tolist()))
+
+
+def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume: bool = False,
+          progress: bool = True, on_log: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train ``spec`` into ``run_dir`` until its budget is spent (or resume an interrupted run)."""
+    spec.validate()
+    if not any([spec.steps, spec.epochs, spec.time_budget_s, spec.images_budget]):
+        raise UsageError("give a training budget: --steps, --epochs or --budget")
+    run_dir = Path(run_dir)
+    device = resolve_device(device)
+    if resume:
+        if not (run_dir / "checkpoint" / "state.json").exists():
+            raise GanzooError(f"nothing to resume in {run_dir}: no checkpoint there")
+        saved = read_run_file(run_dir)
+        budget = {k: getattr(spec, k) for k in ("steps", "epochs", "time_budget_s", "images_budget")}
+        spec = RunSpec.from_json(saved["spec"])
+        for k, v in budget.items():  # a resumed run may be given a new (larger) budget
+            if v is not None:
+                setattr(spec, k, v)
+    elif (run_dir / "checkpoint" / "state.json").exists():
+        raise UsageError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+
+    seed_everything(spec.seed, spec.deterministic)
+    reg = get_registry()
+    dataset = reg.dataset(spec.dataset, **spec.dataset_options)
+    train_split = dataset.split("train")
+    if spec.text_encoder is None:
+        spec.text_encoder = dataset.default_text_encoder
+    conditioner = Conditioner.fit(spec, train_split)
+    table = conditioner.split_table(train_split)
+    model, config = build_model(spec, conditioner.dim, device)
+    env = environment(device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        write_run_file(run_dir, spec, config, env)
+        conditioner.save(run_dir / "text.safetensors")
+
+    state = {"step": 0, "epoch": 0, "step_in_epoch": 0, "images_seen": 0, "elapsed_s": 0.0}
+    if resume:
+        harness = load_checkpoint(run_dir / "checkpoint", model, with_optimizers=True, restore_rngs=True)
+        harness.pop("extra_tensors", None)
+        state.update(harness)
+    sampler = EpochBatchSampler(len(train_split), model.batch_size, int(train_split.caption_ids.shape[1]),
+                                spec.seed, start_epoch=state["epoch"], start_step=state["step_in_epoch"])
+    if sampler.batches_per_epoch() == 0:
+        raise UsageError(f"batch size {model.batch_size} is larger than the {len(train_split)} training images")
+    loader = DataLoader(TrainView(train_split, table, model.image_size, train=True), batch_sampler=sampler,
+                        collate_fn=identity_collate, num_workers=spec.num_workers,
+                        pin_memory=torch.device(device).type == "cuda",
+                        persistent_workers=spec.num_workers > 0)
+    per_epoch = sampler.batches_per_epoch()
+    max_steps = _max_steps(spec, model.batch_size, per_epoch)
+    fault_step = int(os.environ.get(FAULT_NAN_ENV, "-1"))
+    if not resume:  # step-0 checkpoint: a run that diverges at once still has a last good state
+        save_checkpoint(run_dir / "checkpoint", model, state)
+
+    log_path = run_dir / "log.jsonl"
+    memory = PeakMemory(device)
+    bar = Progress(max_steps, f"{spec.model}{'[' + spec.variant() + ']' if spec.variant() else ''} s{spec.seed}",
+                   progress, initial=state["step"])
+    status, reason, losses_f = "ok", "", {}
+    start = time.perf_counter() - state["elapsed_s"]
+    timed_start, timed_images = None, 0
+    model.train()
+    try:
+        for batch in loader:
+            if _budget_spent(spec, state, max_steps, time.perf_counter() - start):
+                break
+            batch = _to_device(batch, model.device)
+            losses = model.train_step(batch)
+            state["step"] += 1
+            state["images_seen"] += model.batch_size
+            if state["step"] == fault_step:
+                losses = {k: torch.full_like(torch.as_tensor(v, dtype=torch.float32), float("nan"))
+                          for k, v in losses.items()}
+            losses_f = _losses_to_floats(losses)
+            bad = {k: v for k, v in losses_f.items() if not math.isfinite(v)}
+            if bad:
+                status = "diverged"
+                reason = f"non-finite loss at step {state['step']}: " + ", ".join(f"{k}={v}" for k, v in bad.items())
+                break
+            if state["step"] == WARMUP_STEPS:
+                timed_start, timed_images = time.perf_counter(), 0
+            elif timed_start is not None:
+                timed_images += model.batch_size
+            state["epoch"], state["step_in_epoch"] = batch["epoch"], batch["step_in_epoch"] + 1
+            if state["step_in_epoch"] >= per_epoch:
+                model.end_epoch(state["epoch"])
+                state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
+            state["elapsed_s"] = time.perf_counter() - start
+            if state["step"] % spec.log_every == 0 or state["step"] == 1:
+                _append_log(log_path, {"step": state["step"], "epoch": state["epoch"], **losses_f})
+                if on_log:
+                    on_log(state["step"], losses_f)
+            if state["step"] % spec.checkpoint_every == 0:
+                save_checkpoint(run_dir / "checkpoint", model, state)
+            bar.update(1, losses_f)
+    except KeyboardInterrupt:
+        save_checkpoint(run_dir / "checkpoint", model, state)
+        bar.close()
+        raise
+    bar.close()
+    wall = time.perf_counter() - start
+    if status == "ok":
+        save_checkpoint(run_dir / "checkpoint", model, state)
+    elapsed_timed = (time.perf_counter() - timed_start) if timed_start else 0.0
+    train_stats = {
+        "train_images_per_s": (timed_images / elapsed_timed) if elapsed_timed > 0 and timed_images else None,
+        "peak_memory_mb": memory.peak_mb(),
+        "device": str(device), "device_name": env["device_name"], "dtype": "float32",
+        "batch_size": model.batch_size, "image_size": model.image_size,
+    }
+    result = TrainResult(run_dir, status, reason, state["step"], state["step"] / max(per_epoch, 1),
+                         state["images_seen"], wall, train_stats, losses_f)
+    atomic_write_text(run_dir / "result.json", json.dumps(result.to_json(), indent=1, default=str))
+    return result
+
+
+def _max_steps(spec: RunSpec, batch_size: int, per_epoch: int) -> int | None:
+    limits = []
+    if spec.steps:
+        limits.append(spec.steps)
+    if spec.epochs:
+        limits.append(spec.epochs * per_epoch)
+    if spec.images_budget:
+        limits.append(math.ceil(spec.images_budget / batch_size))
+    return min(limits) if limits else None
+
+
+def _budget_spent(spec: RunSpec, state: dict, max_steps: int | None, elapsed: float) -> bool:
+    if max_steps is not None and state["step"] >= max_steps:
+        return True
+    return spec.time_budget_s is not None and elapsed >= spec.time_budget_s
+
+
+def _append_log(path: Path, record: dict) -> None:
+    with open(path, "a") as fh:
+        fh.write(json.dumps(record) + "\n")

@@ -1,0 +1,45 @@
+"""A report as a list of plain blocks, rendered by both markdown.py and html.py.
+
+Building the content once and rendering it twice keeps report.md and report.html saying
+exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass
+class Paragraph:
+    text: str
+
+
+@dataclass
+class Code:
+    text: str
+
+
+@dataclass
+class Table:
+    frame: pd.DataFrame  # cells already formatted as strings
+    caption: str = ""
+
+
+@dataclass
+class Image:
+    path: Path  # a PNG inside the report's output directory
+    alt: str
+    caption: str = ""
+    lines: list[str] = field(default_factory=list)  # e.g. the captions of a sample grid's rows
+
+
+Block = Heading | Paragraph | Code | Table | Image

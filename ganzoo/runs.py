@@ -1,0 +1,180 @@
+"""A run: what was asked for (RunSpec), where it lives on disk, and how to load it back.
+
+Run directory layout::
+
+    RUN/run.json        spec, resolved model config, environment, command, seed
+    RUN/text.safetensors  the text standardiser fitted on the training captions
+    RUN/checkpoint/     see ganzoo.checkpoint
+    RUN/log.jsonl       losses every log_every steps
+    RUN/result.json     final status, throughput, metrics (written when the run ends)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from ganzoo.checkpoint import atomic_save_tensors, atomic_write_text, load_checkpoint
+from ganzoo.errors import GanzooError, UsageError
+from ganzoo.registry import get_registry
+from ganzoo.text import Standardiser, cached_embeddings, check_captions
+
+RUN_FILE = "run.json"
+
+
+@dataclass
+class RunSpec:
+    """Everything that defines a training run (and nothing about where it runs)."""
+
+    model: str
+    preset: str | None = "cpu"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "shapes"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    text_encoder: str | None = None  # None: the dataset's default
+    text_norm: str = "whiten"
+    text_norm_dim: int = 64
+    seed: int = 0
+    steps: int | None = None
+    epochs: int | None = None
+    time_budget_s: float | None = None
+    images_budget: int | None = None
+    checkpoint_every: int = 500
+    log_every: int = 25
+    num_workers: int = 0
+    deterministic: bool = True
+
+    def validate(self) -> None:
+        for name in ("steps", "epochs", "images_budget"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise UsageError(f"--{name.replace('_budget', '').replace('_', '-')} must be positive, got {value}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise UsageError(f"time budget must be positive, got {self.time_budget_s}s")
+        if self.checkpoint_every <= 0 or self.log_every <= 0:
+            raise UsageError("checkpoint and log intervals must be positive")
+        if self.num_workers < 0:
+            raise UsageError("--num-workers must be >= 0")
+
+    def budget_label(self) -> str:
+        parts = []
+        if self.steps:
+            parts.append(f"steps={self.steps}")
+        if self.epochs:
+            parts.append(f"epochs={self.epochs}")
+        if self.time_budget_s:
+            parts.append(f"time={self.time_budget_s:g}s")
+        if self.images_budget:
+            parts.append(f"images={self.images_budget}")
+        return ",".join(parts) or "unbounded"
+
+    def variant(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in sorted(self.overrides.items()))
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RunSpec":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class Conditioner:
+    """Caption -> model conditioning vector: a text encoder followed by the run's standardiser."""
+
+    def __init__(self, encoder, standardiser: Standardiser, encoder_name: str):
+        self.encoder, self.standardiser, self.encoder_name = encoder, standardiser, encoder_name
+
+    @property
+    def dim(self) -> int:
+        return self.standardiser.out_dim
+
+    def split_table(self, split) -> torch.Tensor:
+        return self.standardiser(cached_embeddings(self.encoder, split))
+
+    def encode(self, captions: list[str]) -> torch.Tensor:
+        check_captions(captions)
+        return self.standardiser(self.encoder.encode(captions))
+
+    @classmethod
+    def fit(cls, spec: RunSpec, train_split) -> "Conditioner":
+        encoder = get_registry().text_encoder(spec.text_encoder)
+        raw = cached_embeddings(encoder, train_split)
+        return cls(encoder, Standardiser.fit(raw, spec.text_norm, spec.text_norm_dim), spec.text_encoder)
+
+    def save(self, path: Path) -> None:
+        atomic_save_tensors(self.standardiser.state(), path)
+
+    @classmethod
+    def load(cls, path: Path, spec: RunSpec) -> "Conditioner":
+        encoder = get_registry().text_encoder(spec.text_encoder)
+        state = load_file(str(path))
+        return cls(encoder, Standardiser.from_state(state, spec.text_norm), spec.text_encoder)
+
+
+def command_line() -> str:
+    return " ".join(["ganzoo"] + sys.argv[1:]) if sys.argv else "ganzoo"
+
+
+def write_run_file(run_dir: Path, spec: RunSpec, config: dict, env: dict, extra: dict | None = None) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = {"spec": spec.to_json(), "config": config, "environment": env, "command": command_line(),
+            **(extra or {})}
+    atomic_write_text(run_dir / RUN_FILE, json.dumps(data, indent=1, default=str))
+
+
+def read_run_file(run_dir: Path) -> dict:
+    path = Path(run_dir) / RUN_FILE
+    if not path.exists():
+        raise GanzooError(f"{run_dir} is not a ganzoo run directory (no {RUN_FILE}); "
+                          "pass the directory `ganzoo train --out` wrote")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise GanzooError(f"{path} is damaged (invalid JSON)") from None
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    record: dict
+    spec: RunSpec
+    model: Any
+    dataset: Any
+    conditioner: Conditioner
+    harness_state: dict
+
+    def embeddings(self, split) -> torch.Tensor:
+        return self.conditioner.split_table(split)
+
+    @property
+    def train_stats(self) -> dict:
+        result = Path(self.run_dir) / "result.json"
+        if result.exists():
+            return json.loads(result.read_text()).get("train_stats", {})
+        return {}
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
+    """Rebuild a trained model (eval mode) with its dataset and text conditioner."""
+    run_dir = Path(run_dir)
+    record = read_run_file(run_dir)
+    spec = RunSpec.from_json(record["spec"])
+    reg = get_registry()
+    model_cls = reg.model(spec.model)
+    dataset = reg.dataset(spec.dataset, **spec.dataset_options)
+    text_path = run_dir / "text.safetensors"
+    if not text_path.exists():
+        raise GanzooError(f"{run_dir} lacks text.safetensors; the run did not finish its set-up")
+    conditioner = Conditioner.load(text_path, spec)
+    model = model_cls(record["config"], text_dim=conditioner.dim, device=device)
+    harness = load_checkpoint(run_dir / "checkpoint", model, with_optimizers=False)
+    model.eval()
+    return LoadedRun(run_dir, record, spec, model, dataset, conditioner, harness)
