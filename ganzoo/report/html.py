@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 from ganzoo.report.document import Block, Code, Heading, Image, Paragraph, Table
@@ -28,9 +29,10 @@ def data_uri(path: Path) -> str:
 
 
 def _inline(text: str) -> str:
-    """Escape text and turn `backticks` into <code>, the only inline markup the blocks use."""
+    """Escape text; `code` and **bold** are the only inline markup the blocks use."""
     pieces = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+    text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
 
 
 def _table(block: Table) -> str:

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from ganzoo.report.tables import GROUP, Arm, arm_label, column_label, ok_runs, prepare, throughput_columns
 
 DPI = 110
+LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -37,7 +38,7 @@ def _grid(count: int, max_columns: int = 3, cell=(4.2, 3.0)) -> tuple[Figure, li
 
 
 def throughput_chart(runs: pd.DataFrame, path: Path) -> Path | None:
-    """Grouped bars: train and sample images/s per model/variant (mean over ok seeds, ±std)."""
+    """One panel per throughput kind (train, sample images/s): a bar per model/variant, ±std."""
     columns = throughput_columns(runs)
     ok = ok_runs(prepare(runs))
     if not columns or ok.empty:
@@ -45,17 +46,15 @@ def throughput_chart(runs: pd.DataFrame, path: Path) -> Path | None:
     stats = ok.groupby(GROUP, sort=True)[columns].agg(["mean", "std"])
     labels = [arm_label(m, v) for m, v in stats.index]
     x = np.arange(len(labels))
-    width = 0.8 / len(columns)
-    figure = Figure(figsize=(max(5.0, 1.2 * len(labels) * len(columns) + 2), 3.6))
-    axes = figure.add_subplot(1, 1, 1)
-    for i, column in enumerate(columns):
+    figure, axes_list = _grid(len(columns), max_columns=2, cell=(max(3.5, 0.9 * len(labels) + 1.5), 3.4))
+    for axes, column in zip(axes_list, columns):
         means = stats[(column, "mean")].to_numpy(dtype=float)
         errors = np.nan_to_num(stats[(column, "std")].to_numpy(dtype=float))
-        axes.bar(x + (i - (len(columns) - 1) / 2) * width, means, width, yerr=errors, capsize=3, label=column_label(column))
-    axes.set_xticks(x, labels, rotation=20, ha="right")
-    axes.set_ylabel("images / s")
-    axes.set_title("Throughput (mean ± std over seeds)")
-    axes.legend(fontsize="small")
+        axes.bar(x, means, 0.7, yerr=errors, capsize=3, color=[f"C{i % 10}" for i in range(len(labels))])
+        axes.set_xticks(x, labels, rotation=25, ha="right", fontsize="small")
+        axes.set_ylabel("images / s")
+        axes.set_title(f"{column_label(column)} (mean ± std over seeds)", fontsize="medium")
+        axes.grid(axis="y", alpha=0.3)
     return _save(figure, path)
 
 
@@ -64,18 +63,22 @@ def curves_chart(curves: pd.DataFrame, runs: pd.DataFrame, path: Path) -> Path |
     if curves.empty:
         return None
     runs = prepare(runs).set_index("run_id")
+    groups = sorted({(r["model"], r["variant"]) for _, r in runs.iterrows()})
     names = sorted(curves["name"].unique())
     figure, axes_list = _grid(len(names))
     for axes, name in zip(axes_list, names):
         part = curves[curves["name"] == name]
         for run_id, points in part.groupby("run_id", sort=False):
             points = points.sort_values("step")
-            if run_id in runs.index:
+            style = {"linewidth": 1, "alpha": 0.85}
+            if run_id in runs.index:  # a colour per model/variant, a line style per seed
                 run = runs.loc[run_id]
                 label = f"{arm_label(run['model'], run['variant'])} s{run['seed']}"
+                style["color"] = f"C{groups.index((run['model'], run['variant'])) % 10}"
+                style["linestyle"] = LINE_STYLES[0 if pd.isna(run["seed"]) else int(run["seed"]) % len(LINE_STYLES)]
             else:
                 label = str(run_id)[:8]
-            axes.plot(points["step"], points["value"], label=label, linewidth=1)
+            axes.plot(points["step"], points["value"], label=label, **style)
         axes.set_title(name)
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)

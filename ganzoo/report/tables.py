@@ -94,7 +94,7 @@ def _resource_columns(runs: pd.DataFrame) -> list[str]:
     return [c for c in RESOURCE_LABELS if c in runs.columns and not runs[c].isna().all()]
 
 
-def _joined(values: Iterable) -> str:
+def joined_unique(values: Iterable) -> str:
     seen = [str(v) for v in pd.unique(pd.Series(list(values)).dropna()) if str(v) != ""]
     return " / ".join(seen) if seen else "–"
 
@@ -120,10 +120,23 @@ def _formatted_groups(runs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def metric_directions(runs: pd.DataFrame) -> dict[str, str]:
+    """``{"fid": "↓"}`` from metric_info entries that carry ``higher_is_better``."""
+    arrows = {}
+    for info in runs["metric_info"]:
+        for name, entry in (info or {}).items():
+            if isinstance(entry, dict) and isinstance(entry.get("higher_is_better"), bool):
+                arrows.setdefault(str(name), "↑" if entry["higher_is_better"] else "↓")
+    return arrows
+
+
 def leaderboard_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Formatted leaderboard; a metric's header gets ↑/↓ when metric_info says which way is better."""
     flat, _ = metric_columns(runs)
     table = _formatted_groups(runs, flat + throughput_columns(runs) + _resource_columns(runs))
-    budgets = prepare(runs).groupby(GROUP, sort=True)["budget"].agg(_joined).tolist()
+    arrows = metric_directions(runs)
+    table = table.rename(columns={n: f"{n} {a}" for n, a in arrows.items() if n in table.columns})
+    budgets = prepare(runs).groupby(GROUP, sort=True)["budget"].agg(joined_unique).tolist()
     if len(table):
         table.insert(4, "budget", budgets)
     return table
@@ -235,8 +248,8 @@ def _short(value) -> str:
 def environment_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Device, git revision and library versions; differing values across runs are all listed."""
     rows = [
-        {"item": "device", "value": _joined(runs["device"])},
-        {"item": "git revision", "value": _joined(runs["git_rev"])},
+        {"item": "device", "value": joined_unique(runs["device"])},
+        {"item": "git revision", "value": joined_unique(runs["git_rev"])},
     ]
     libraries: dict[str, list[str]] = {}
     for versions in runs["versions"]:
@@ -286,7 +299,7 @@ def ablation_table(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float
     rows = []
     for r in stats.itertuples():
         spread = r.high - r.low if not math.isnan(r.low) and r.high > r.low else math.nan
-        places = decimals_for(spread / 2) if not math.isnan(spread) else decimals_for(abs(r.difference), 3)
+        places = decimals_for(spread / 2, 3) if not math.isnan(spread) else decimals_for(abs(r.difference), 3)
         rows.append(
             {
                 "metric": column_label(r.column),

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ganzoo_realdata.dataset import as_embedding_array
 from ganzoo_realdata.layout import (CLASS_INFO, EMBEDDING_DIM, EMBEDDINGS, FILENAMES, SPLITS, Layout,
                                     read_cub_boxes)
 from ganzoo_realdata.safe_pickle import PickleLoadError, load_pickle
@@ -91,8 +92,10 @@ def check_split(report: CheckReport, split: str, boxes: dict | None, decode_imag
     emb_path = layout.split_file(root, split, EMBEDDINGS)
     emb = _load(report, emb_path, "caption embeddings")
     if emb is not None:
-        if not isinstance(emb, np.ndarray):
-            report.add("embedding-shape", f"{emb_path}: expected a numpy array, found {type(emb).__name__}")
+        emb = as_embedding_array(emb)
+        if not isinstance(emb, np.ndarray) or emb.dtype.kind not in "fiu":
+            report.add("embedding-shape", f"{emb_path}: expected a numeric array (N, K, {EMBEDDING_DIM}) or a list of "
+                                          f"(K, {EMBEDDING_DIM}) arrays, found {type(emb).__name__}")
         elif emb.ndim != 3:
             report.add("embedding-shape", f"{emb_path}: expected ndim 3 (N, K, {EMBEDDING_DIM}), "
                                           f"found ndim {emb.ndim} shape {emb.shape}")

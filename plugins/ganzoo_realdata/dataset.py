@@ -130,10 +130,21 @@ class StackGANDataset(CaptionedDataset):
 
 
 # ---- reading -------------------------------------------------------------------------
+def as_embedding_array(obj):
+    """The pickle's content as an array: StackGAN's files hold either one (N, K, D) array or a
+    list of N (K, D) arrays (its loaders call ``np.array`` on what they read); None if ragged."""
+    if isinstance(obj, (list, tuple)):
+        try:
+            return np.asarray(obj)
+        except ValueError:
+            return None
+    return obj
+
+
 def read_embeddings(path: Path, n: int) -> tuple[torch.Tensor, int]:
     """The (n, K, D) embedding pickle as a (n*K, D) float tensor, and K."""
-    arr = load_pickle(path)
-    if not isinstance(arr, np.ndarray) or arr.ndim != 3 or arr.shape[0] != n:
+    arr = as_embedding_array(load_pickle(path))
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu" or arr.ndim != 3 or arr.shape[0] != n:
         shape = getattr(arr, "shape", type(arr).__name__)
         raise UsageError(f"{path}: expected an array of shape ({n}, K, D), found {shape}; "
                          f"run `ganzoo data check` on the folder")

@@ -97,10 +97,12 @@ def _embeddings(n: int, k: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, k, 1024)).astype(np.float32)
 
 
-def _write_split(root: Path, split: str, keys: list[str], class_ids: list[int], k: int, seed: int) -> None:
+def _write_split(root: Path, split: str, keys: list[str], class_ids: list[int], k: int, seed: int,
+                 as_list: bool = False) -> None:
     write_py2_pickle(keys, root / split / FILENAMES)
     write_py2_pickle(class_ids, root / split / CLASS_INFO)
-    write_py2_pickle(_embeddings(len(keys), k, seed), root / split / EMBEDDINGS)
+    emb = _embeddings(len(keys), k, seed)
+    write_py2_pickle(list(emb) if as_list else emb, root / split / EMBEDDINGS)
 
 
 def _captions(path: Path, key: str, k: int) -> None:
@@ -144,7 +146,7 @@ def make_flowers(root: Path, n_train: int = 4, n_test: int = 2, sizes=None) -> d
             _captions(root / "text_c10" / f"class_{c:05d}" / f"image_{i + 1:05d}.txt", key, 10)
             keys.append(key), cls.append(c), items.append((key, size, box))
             i += 1
-        _write_split(root, split, keys, cls, 10, seed=10 + len(out))
+        _write_split(root, split, keys, cls, 10, seed=10 + len(out), as_list=True)  # N arrays (10, 1024)
         out[split] = items
     return out
 

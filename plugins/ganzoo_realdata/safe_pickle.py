@@ -31,12 +31,14 @@ class UnsafePickleError(PickleLoadError):
     """The pickle names a global outside the allow-list; nothing it names was called."""
 
 
-def _numpy_reconstruct():
+def _numpy_functions():
     try:  # numpy >= 2
         from numpy._core.multiarray import _reconstruct, scalar
+        from numpy._core.numeric import _frombuffer
     except ImportError:  # pragma: no cover - numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
-    return _reconstruct, scalar
+        from numpy.core.numeric import _frombuffer
+    return _reconstruct, scalar, _frombuffer
 
 
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
@@ -46,7 +48,7 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
-_reconstruct, _scalar = _numpy_reconstruct()
+_reconstruct, _scalar, _frombuffer = _numpy_functions()
 
 _NUMPY_GLOBALS = {"_reconstruct": _reconstruct, "scalar": _scalar}
 _BUILTINS = {name: getattr(__import__("builtins"), name)
@@ -58,6 +60,8 @@ _BUILTINS = {name: getattr(__import__("builtins"), name)
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     **{(mod, name): obj for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
        for name, obj in _NUMPY_GLOBALS.items()},
+    # protocol 5 pickles of arrays (numpy >= 1.16): array from a raw buffer, dtype and shape
+    **{(mod, "_frombuffer"): _frombuffer for mod in ("numpy.core.numeric", "numpy._core.numeric")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_encode,

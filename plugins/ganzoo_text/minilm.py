@@ -86,11 +86,14 @@ class MiniLMEncoder(TextEncoder):
         captions = list(captions)
         check_captions(captions)
         self._load()
-        out = []
-        for start in range(0, len(captions), self.batch_size):
-            batch = self._tokenizer(captions[start:start + self.batch_size], padding=True, truncation=True,
+        out = torch.empty(len(captions), self.dim)
+        # Batches of similar length waste less compute on padding.
+        order = sorted(range(len(captions)), key=lambda i: len(captions[i]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            batch = self._tokenizer([captions[i] for i in rows], padding=True, truncation=True,
                                     max_length=self.max_tokens, return_tensors="pt").to(self.device)
             hidden = self._model(**batch).last_hidden_state
             pooled = mean_pool(hidden, batch["attention_mask"])
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu())
-        return torch.cat(out) if out else torch.empty(0, self.dim)
+            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu()
+        return out

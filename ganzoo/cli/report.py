@@ -1,0 +1,45 @@
+"""`ganzoo report`: render a results store as Markdown + self-contained HTML."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from ganzoo.errors import UsageError
+from ganzoo.store import ResultStore, resolve_store_path
+
+
+@click.command("report")
+@click.argument("store", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Output directory (default: a 'report' folder beside the store).")
+@click.option("--title", default=None, help="Report title.")
+@click.option("--ablation", nargs=2, metavar="A B", default=None,
+              help="Instead, compare two arms, each MODEL or MODEL:VARIANT (e.g. stackgan:ca=false stackgan).")
+@click.option("--no-paper-reference", is_flag=True, help="With --ablation: leave out the paper's CUB figures.")
+def command(store, out_dir, title, ablation, no_paper_reference):
+    """Build report.md, report.html and figures/ from STORE.
+
+    STORE is a results.sqlite file or the bench output directory holding one.
+    """
+    from ganzoo.report import STACKGAN_PAPER_ABLATION, build_ablation_report, build_report
+    from ganzoo.report.tables import parse_arm
+
+    path = resolve_store_path(store)
+    if not path.is_file():
+        raise UsageError(f"no results store at {path} (give a results.sqlite file or a bench output directory)")
+    results = ResultStore(path, create=False)
+    out_dir = out_dir or path.parent / "report"
+    rendered_by = shlex.join(["ganzoo", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("ganzoo") else None
+    if ablation:
+        arm_a, arm_b = (parse_arm(a) for a in ablation)
+        reference = None if no_paper_reference else STACKGAN_PAPER_ABLATION
+        written = build_ablation_report(results, out_dir, arm_a, arm_b, paper_reference=reference,
+                                        title=title, rendered_by=rendered_by)
+    else:
+        written = build_report(results, out_dir, title=title, rendered_by=rendered_by)
+    for path in written.values():
+        click.echo(str(path))

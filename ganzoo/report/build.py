@@ -1,0 +1,320 @@
+"""Assemble benchmark and ablation reports from a results store and write md + html + figures."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ganzoo.report import plots, tables
+from ganzoo.report.document import Block, Code, Heading, Image, Paragraph, Table
+from ganzoo.report.html import render_html
+from ganzoo.report.markdown import render_markdown
+from ganzoo.report.tables import Arm, arm_label
+from ganzoo.store import ResultStore, flatten
+
+PAPER_NOT_COMPARABLE = "CUB Inception scores from the paper, not comparable to these shapes numbers"
+
+#: The StackGAN paper's ablation as gathered in /work/shared/reference/models.md. Those
+#: notes mark these figures as coming from secondary sources, not checked against the paper.
+STACKGAN_PAPER_ABLATION: dict[str, Any] = {
+    "title": "StackGAN paper ablation (CUB, Inception score)",
+    "note": (
+        f"{PAPER_NOT_COMPARABLE}. Secondary-source figures: quoted from secondary sources and not "
+        "confirmed against the paper's own table. They use CUB birds, 64/256 px images and a "
+        "birds-fine-tuned Inception network; they show the direction the paper reports, not a target."
+    ),
+    "rows": [
+        {"configuration": "Stage-I 64px, without CA", "inception score (CUB)": 2.66},
+        {"configuration": "Stage-I 64px, with CA", "inception score (CUB)": 2.95},
+        {"configuration": "StackGAN 256px, with CA and text twice", "inception score (CUB)": 3.70},
+        {"configuration": "StackGAN 256px, without CA", "inception score (CUB)": 3.31},
+        {"configuration": "StackGAN 256px, without text twice", "inception score (CUB)": 3.45},
+    ],
+}
+
+
+def _open(store: ResultStore | str | Path) -> ResultStore:
+    return store if isinstance(store, ResultStore) else ResultStore(store, create=False)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def _now() -> str:
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _command_blocks(runs: pd.DataFrame, command: str | None, rendered_by: str | None) -> list[Block]:
+    commands = [command] if command else [c for c in pd.unique(runs["command"].dropna()) if c]
+    blocks: list[Block] = [Heading("How these results were produced")]
+    if commands:
+        blocks.append(Paragraph("Results produced by:"))
+        blocks.append(Code("\n".join(commands)))
+    else:
+        blocks.append(Paragraph("The command that produced these results was not recorded."))
+    if rendered_by:
+        blocks += [Paragraph("Report rendered by:"), Code(rendered_by)]
+    return blocks
+
+
+def _environment_blocks(runs: pd.DataFrame, environment: Mapping[str, Any] | None) -> list[Block]:
+    if environment:
+        frame = pd.DataFrame(
+            [{"item": str(k), "value": str(v)} for k, v in flatten(environment).items()]
+        )
+    else:
+        frame = tables.environment_table(runs)
+    return [Heading("Environment"), Table(frame)]
+
+
+def _sample_blocks(runs: pd.DataFrame, out_dir: Path, written: dict[str, Path], store_dir: Path) -> list[Block]:
+    """Copy each run's sample grid into figures/samples/ and show it with its row captions."""
+    blocks: list[Block] = []
+    runs = tables.prepare(runs)
+    for row in runs.itertuples():
+        entries = row.samples if isinstance(row.samples, list) else [row.samples] if row.samples else []
+        label = f"{arm_label(row.model, row.variant)}, seed {row.seed} ({row.status}, run {row.run_id[:8]})"
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, Mapping) or not entry.get("grid"):
+                continue
+            source = _find_file(Path(entry["grid"]), row.run_dir, store_dir)
+            captions = [str(c) for c in entry.get("captions") or []]
+            if source is None:
+                blocks.append(Paragraph(f"{label}: sample grid `{entry['grid']}` is missing."))
+                continue
+            name = f"{_slug(row.model)}_{_slug(row.variant or 'base')}_s{row.seed}_{row.run_id[:8]}_{index}.png"
+            target = out_dir / "figures" / "samples" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written[f"samples/{row.run_id}/{index}"] = target
+            note = "One caption per row, several z per row; rows top to bottom:" if captions else ""
+            blocks.append(Image(target, alt=f"samples of {label}", caption=f"{label}. {note}".strip(), lines=captions))
+    if not blocks:
+        blocks.append(Paragraph("No sample grids were recorded."))
+    return [Heading("Sample grids")] + blocks
+
+
+def _find_file(path: Path, run_dir: str | None, store_dir: Path) -> Path | None:
+    candidates = [path] if path.is_absolute() else [Path(run_dir or ".") / path, store_dir / path, path]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def _availability_blocks(runs: pd.DataFrame) -> list[Block]:
+    blocks: list[Block] = [Heading("Metric availability and provenance")]
+    unavailable = tables.unavailable_table(runs)
+    if len(unavailable):
+        blocks.append(Table(unavailable, "Metrics not computed, and why:"))
+    else:
+        blocks.append(Paragraph("Every requested metric was computed for every run that finished."))
+    provenance = tables.provenance_table(runs)
+    if len(provenance):
+        blocks.append(Table(provenance, "How each metric was computed:"))
+    else:
+        blocks.append(Paragraph("No metric provenance was recorded."))
+    return blocks
+
+
+def _failed_blocks(runs: pd.DataFrame) -> list[Block]:
+    failed = tables.failed_table(runs)
+    blocks: list[Block] = [Heading("Failed and diverged runs")]
+    if len(failed):
+        blocks += [
+            Paragraph("These runs are excluded from every mean above."),
+            Table(failed),
+        ]
+    elif len(runs):
+        blocks.append(Paragraph("None: every run finished with status ok."))
+    else:
+        blocks.append(Paragraph("None (no runs)."))
+    return blocks
+
+
+def _write(blocks: list[Block], out_dir: Path, title: str, written: dict[str, Path]) -> dict[str, Path]:
+    document = [Heading(title, 1)] + blocks
+    markdown_path = out_dir / "report.md"
+    html_path = out_dir / "report.html"
+    markdown_path.write_text(render_markdown(document, out_dir), encoding="utf-8")
+    html_path.write_text(render_html(document, title), encoding="utf-8")
+    return {"markdown": markdown_path, "html": html_path, **written}
+
+
+def _overview(runs: pd.DataFrame) -> Paragraph:
+    counts = runs["status"].fillna("(none)").value_counts()
+    status = ", ".join(f"{n} {s}" for s, n in counts.items()) or "none"
+    groups = tables.prepare(runs).groupby(tables.GROUP).ngroups if len(runs) else 0
+    datasets = tables.joined_unique(runs["dataset"])
+    presets = tables.joined_unique(runs["preset"])
+    benches = tables.joined_unique(runs["bench_id"])
+    return Paragraph(
+        f"Generated {_now()}. {len(runs)} runs ({status}) of {groups} model/variant combinations; "
+        f"dataset: {datasets}; preset: {presets}; bench id: {benches}."
+    )
+
+
+def build_report(
+    store: ResultStore | str | Path,
+    out_dir: str | Path,
+    title: str | None = None,
+    command: str | None = None,
+    environment: Mapping[str, Any] | None = None,
+    *,
+    rendered_by: str | None = None,
+    export: bool = True,
+) -> dict[str, Path]:
+    """Write report.md, report.html (self-contained) and figures/*.png for a whole store.
+
+    `command` is the command that produced the results (default: the ones recorded in the
+    rows); `environment` overrides the device/versions/git table built from the rows.
+    Returns the written paths by name.
+    """
+    store = _open(store)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs, curves = store.runs(), store.curves()
+    title = title or "ganzoo benchmark report"
+    written: dict[str, Path] = {}
+    if export:
+        for path in store.export(out_dir / "data"):
+            written[f"data/{path.name}"] = path
+
+    blocks: list[Block] = [_overview(runs)]
+    blocks += _command_blocks(runs, command, rendered_by)
+    blocks += _environment_blocks(runs, environment)
+
+    blocks.append(Heading("Leaderboard"))
+    if len(runs):
+        blocks.append(
+            Paragraph(
+                "Mean ± std over the seeds that finished ok (sample std, n-1); a single seed shows (n=1). "
+                "[n=k] marks a metric computed for only k of those seeds. Failed and diverged runs are "
+                "counted here but excluded from every mean; they are listed below with their reason."
+            )
+        )
+        blocks.append(Table(tables.leaderboard_table(runs)))
+        for parent, frame in tables.nested_metric_tables(runs).items():
+            blocks.append(Table(frame, f"{parent.replace('_', ' ')} per attribute (mean ± std over ok seeds):"))
+    else:
+        blocks.append(Paragraph("The store holds no runs yet."))
+
+    blocks += _failed_blocks(runs)
+    if len(runs):
+        blocks += [Heading("All runs and their budgets"), Table(tables.runs_table(runs))]
+    blocks += _availability_blocks(runs)
+
+    figures = out_dir / "figures"
+    blocks.append(Heading("Throughput"))
+    chart = plots.throughput_chart(runs, figures / "throughput.png")
+    if chart:
+        written["throughput_chart"] = chart
+        blocks.append(Image(chart, "throughput chart", "Training and sampling images per second."))
+    else:
+        blocks.append(Paragraph("No throughput was recorded."))
+
+    blocks.append(Heading("Curves"))
+    chart = plots.curves_chart(curves, runs, figures / "curves.png")
+    if chart:
+        written["curves_chart"] = chart
+        blocks.append(Image(chart, "metric and loss curves", "Losses and metrics against training step, one line per run."))
+    else:
+        blocks.append(Paragraph("No curves were recorded."))
+
+    blocks += _sample_blocks(runs, out_dir, written, store.path.parent)
+    return _write(blocks, out_dir, title, written)
+
+
+def _paper_blocks(reference: Mapping[str, Any]) -> list[Block]:
+    rows = reference.get("rows")
+    if rows is None:  # a plain {configuration: value} mapping
+        rows = [{"configuration": k, "value": v} for k, v in reference.items()]
+    frame = pd.DataFrame(rows).map(lambda v: f"{v:.2f}" if isinstance(v, float) else str(v))
+    note = reference.get("note") or f"{PAPER_NOT_COMPARABLE}."
+    if PAPER_NOT_COMPARABLE not in note:
+        note = f"{PAPER_NOT_COMPARABLE}. {note}"
+    return [
+        Heading(reference.get("title", "The paper's own ablation")),
+        Paragraph(f"**{note}**"),
+        Table(frame),
+    ]
+
+
+def build_ablation_report(
+    store: ResultStore | str | Path,
+    out_dir: str | Path,
+    arm_a: Arm,
+    arm_b: Arm,
+    command: str | None = None,
+    paper_reference: Mapping[str, Any] | None = STACKGAN_PAPER_ABLATION,
+    *,
+    title: str | None = None,
+    confidence: float = 0.95,
+    rendered_by: str | None = None,
+) -> dict[str, Path]:
+    """Compare two (model, variant) arms: per metric mean ± std, b - a with a Welch t interval.
+
+    Only runs with status ok enter the statistics; the arms' failed and diverged runs are
+    listed. `paper_reference` (default: the StackGAN paper's CUB ablation) is printed beside
+    the results, marked as not comparable; pass None to leave it out.
+    """
+    store = _open(store)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arm_a, arm_b = (tuple(arm_a)[0], tuple(arm_a)[1] or ""), (tuple(arm_b)[0], tuple(arm_b)[1] or "")
+    runs = tables.prepare(store.runs())
+    in_arms = runs[runs[["model", "variant"]].apply(tuple, axis=1).isin([arm_a, arm_b])] if len(runs) else runs
+    label_a, label_b = arm_label(*arm_a), arm_label(*arm_b)
+    title = title or f"Ablation: {label_b} vs {label_a}"
+    written: dict[str, Path] = {}
+
+    blocks: list[Block] = [_overview(in_arms)]
+    blocks += _command_blocks(in_arms, command, rendered_by)
+    blocks += _environment_blocks(in_arms, None)
+
+    blocks.append(Heading("Arms"))
+    arms = []
+    for name, (model, variant) in (("A", arm_a), ("B", arm_b)):
+        arm = in_arms[(in_arms["model"] == model) & (in_arms["variant"] == variant)]
+        arms.append(
+            {
+                "arm": name, "model": model, "variant": variant or "–",
+                "seeds (ok)": int((arm["status"] == "ok").sum()),
+                "failed/diverged": int((arm["status"] != "ok").sum()),
+                "seeds (all runs)": ", ".join(str(s) for s in sorted(arm["seed"].dropna().astype(int))) or "–",
+                "budget": tables.joined_unique(arm["budget"]),
+            }
+        )  # fmt: skip
+    blocks.append(Table(pd.DataFrame(arms)))
+    missing = [a["arm"] for a in arms if a["seeds (ok)"] == 0]
+    if missing:
+        blocks.append(Paragraph(f"Arm {' and '.join(missing)} has no successful run: no comparison is possible."))
+
+    blocks.append(Heading("Results"))
+    comparison = tables.ablation_table(in_arms, arm_a, arm_b, confidence)
+    if len(comparison):
+        blocks.append(
+            Paragraph(
+                f"Mean ± std over ok seeds per arm; B − A is the difference of means with a {confidence:.0%} "
+                "Welch t confidence interval (unequal variances, Welch–Satterthwaite degrees of freedom). "
+                "With few seeds the intervals are wide: a CI that contains 0 means no detectable difference."
+            )
+        )
+        blocks.append(Table(comparison))
+        stats = tables.ablation_stats(in_arms, arm_a, arm_b, confidence)
+        chart = plots.ablation_chart(in_arms, arm_a, arm_b, list(stats["column"]), out_dir / "figures" / "ablation.png")
+        if chart:
+            written["ablation_chart"] = chart
+            blocks.append(Image(chart, "per-seed values per arm", "Each dot is one seed; bars are arm means."))
+    else:
+        blocks.append(Paragraph("No metric was recorded for either arm."))
+
+    if paper_reference:
+        blocks += _paper_blocks(paper_reference)
+    blocks += _failed_blocks(in_arms)
+    blocks += _availability_blocks(in_arms)
+    blocks += _sample_blocks(in_arms, out_dir, written, store.path.parent)
+    return _write(blocks, out_dir, title, written)

@@ -1,0 +1,77 @@
+"""The StackGAN discriminator, for either stage: image encoder + conditional (+ unconditional) logits.
+
+Image encoder: log2(size / 4) 4x4 stride-2 convs ndf, 2ndf, 4ndf, ... down to a 4x4 map
+(the first without BN), then conv3x3 + BN + LeakyReLU halvings until 8ndf channels remain.
+For Stage-I at 64 px that is the reference's 4 convs to 8ndf; for Stage-II at 256 px its
+6 convs to 32ndf and the two conv3x3s to 16ndf and 8ndf. Heads output logits (no sigmoid).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ganzoo_stackgan.blocks import conv3x3, down_block
+from ganzoo_stackgan.stage1 import n_doublings
+
+
+class CondLogits(nn.Module):
+    """concat(features, condition replicated 4x4) -> conv3x3 -> BN -> LeakyReLU -> conv(k4, s4) -> logit."""
+
+    def __init__(self, channels: int, c_dim: int):
+        super().__init__()
+        self.c_dim = c_dim
+        self.joint = nn.Sequential(
+            conv3x3(channels + c_dim, channels),
+            nn.BatchNorm2d(channels),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+        self.logit = nn.Conv2d(channels, 1, kernel_size=4, stride=4)
+
+    def forward(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        c = cond.view(-1, self.c_dim, 1, 1).expand(-1, -1, features.shape[2], features.shape[3])
+        return self.logit(self.joint(torch.cat((features, c), dim=1))).view(-1)
+
+
+class Discriminator(nn.Module):
+    """``uncond`` adds the Stage-II unconditional head; ``text_dim`` (the ``d_text=own``
+    variant) gives D its own Linear(text_dim -> c_dim) so it is conditioned on raw text."""
+
+    def __init__(self, image_size: int, df_dim: int, c_dim: int, uncond: bool = False,
+                 text_dim: int | None = None):
+        super().__init__()
+        convs = n_doublings(image_size)
+        layers, ch = [down_block(3, df_dim, batch_norm=False)], df_dim
+        for _ in range(convs - 1):
+            layers.append(down_block(ch, ch * 2))
+            ch *= 2
+        while ch > 8 * df_dim:
+            layers += [conv3x3(ch, ch // 2), nn.BatchNorm2d(ch // 2), nn.LeakyReLU(0.2, inplace=True)]
+            ch //= 2
+        self.encode_img = nn.Sequential(*layers)
+        self.channels = ch
+        self.text_proj = nn.Linear(text_dim, c_dim) if text_dim is not None else None
+        self.get_cond_logits = CondLogits(ch, c_dim)
+        self.get_uncond_logits = nn.Conv2d(ch, 1, kernel_size=4, stride=4) if uncond else None
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encode_img(images)
+
+    def condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """What the conditional head sees: mu.detach() (reference) or D's own text projection."""
+        return self.text_proj(cond) if self.text_proj is not None else cond
+
+    def cond_logits(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.get_cond_logits(features, cond)
+
+    def uncond_logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self.get_uncond_logits(features).view(-1)
+
+
+def add_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation on every conv and linear layer (the ``spectral_norm`` variant)."""
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            spectral_norm(m)
+    return module

@@ -1,0 +1,297 @@
+"""The ``stackgan`` model: networks, optimisers, one training iteration, generation, schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganzoo.checkpoint import load_network_weights
+from ganzoo.errors import UsageError
+from ganzoo.model import GanzooModel
+from ganzoo_stackgan.blocks import init_weights
+from ganzoo_stackgan.discriminator import Discriminator, add_spectral_norm
+from ganzoo_stackgan.losses import LOSSES, AdversarialLoss, discriminator_loss, kl_divergence
+from ganzoo_stackgan.stage1 import GeneratorOutput, Stage1Generator
+from ganzoo_stackgan.stage2 import Stage2Generator
+
+D_TEXT = ("mu", "own")
+
+
+def _adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    # fused Adam: one kernel over all parameters instead of a Python loop per tensor
+    fused = True if device.type in ("cpu", "cuda") else None
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused)
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+def stage1_checkpoint_dir(path: str) -> Path:
+    """A run directory's ``checkpoint/`` folder, or the given folder itself."""
+    p = Path(path).expanduser()
+    return p / "checkpoint" if (p / "checkpoint").is_dir() else p
+
+
+class StackGAN(GanzooModel):
+    config_file = Path(__file__).with_name("presets.toml")
+    description = "StackGAN (Zhang et al. 2017): Stage-I GAN, then Stage-II at 4x on a frozen Stage-I, with CA"
+
+    STAGE1_G = "stage1_G"  # the network name a Stage-II run loads from a Stage-I checkpoint
+
+    # ---- configuration -------------------------------------------------------------
+    def validate(self, config: dict[str, Any]) -> None:
+        c = config
+        size = c["image_size"]
+        if c["stage"] not in (1, 2):
+            raise UsageError(f"stackgan stage must be 1 or 2, got {c['stage']}")
+        if size < 16 or size & (size - 1):
+            raise UsageError(f"stackgan image_size (the Stage-I size) must be a power of two >= 16 "
+                             f"(16, 32, 64, ...; a multiple of 16), got {size}")
+        if c["loss"] not in LOSSES:
+            raise UsageError(f"stackgan loss must be one of {', '.join(LOSSES)}, got {c['loss']!r}")
+        if c["d_text"] not in D_TEXT:
+            raise UsageError(f"stackgan d_text must be one of {', '.join(D_TEXT)}, got {c['d_text']!r}")
+        if c["gf_dim"] < 4 or c["gf_dim"] * 8 < size // 4:
+            raise UsageError(f"stackgan gf_dim must be >= 4 and >= image_size/32, got {c['gf_dim']}")
+        for key in ("df_dim", "z_dim", "c_dim"):
+            if c[key] < 1:
+                raise UsageError(f"stackgan {key} must be >= 1, got {c[key]}")
+        for key in ("r_num", "stage1_steps", "lr_decay_epoch"):
+            if c[key] < 0:
+                raise UsageError(f"stackgan {key} must be >= 0, got {c[key]}")
+        for key in ("batch_size", "stage2_batch_size"):
+            if c[key] < 2:
+                raise UsageError(f"stackgan {key} must be >= 2 (wrong pairs shift the batch), got {c[key]}")
+        for key in ("lr_g", "lr_d"):
+            if not c[key] > 0:
+                raise UsageError(f"stackgan {key} must be > 0, got {c[key]}")
+        for key in ("beta1", "beta2"):
+            if not 0 <= c[key] < 1:
+                raise UsageError(f"stackgan {key} must be in [0, 1), got {c[key]}")
+        if c["kl_weight"] < 0:
+            raise UsageError(f"stackgan kl_weight must be >= 0, got {c['kl_weight']}")
+        if c["stage"] == 1 and c["stage1_checkpoint"]:
+            raise UsageError("stackgan stage1_checkpoint only applies to stage=2")
+
+    @property
+    def image_size(self) -> int:
+        """The final output size: Stage-I size for stage 1, 4x that for stage 2."""
+        s = int(self.config["image_size"])
+        return s if self.stage == 1 else 4 * s
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.config["batch_size" if self.stage == 1 else "stage2_batch_size"])
+
+    @property
+    def stage(self) -> int:
+        return int(self.config["stage"])
+
+    # ---- construction --------------------------------------------------------------
+    def build(self) -> None:
+        c = self.config
+        betas = (c["beta1"], c["beta2"])
+        self.adv = AdversarialLoss(c["loss"])
+        d_text_dim = self.text_dim if c["d_text"] == "own" else None
+        self._nets: dict[str, nn.Module] = {}
+        self._opts: dict[str, torch.optim.Optimizer] = {}
+        self._phase_of_opt: dict[str, int] = {}
+        # Stage-I is trained here for stage 1, and for stage 2 with no checkpoint to load
+        train_stage1 = self.stage == 1 or not c["stage1_checkpoint"]
+        with self.device:
+            self.stage1_G = Stage1Generator(self.text_dim, c["z_dim"], c["c_dim"], c["gf_dim"],
+                                            c["image_size"], ca=c["ca"])
+            self._nets[self.STAGE1_G] = self.stage1_G
+            if train_stage1:
+                self.stage1_D = Discriminator(c["image_size"], c["df_dim"], c["c_dim"], uncond=False,
+                                              text_dim=d_text_dim)
+                self._nets["stage1_D"] = self.stage1_D
+            if self.stage == 2:
+                self.stage2_G = Stage2Generator(self.text_dim, c["c_dim"], c["gf_dim"], c["r_num"], ca=c["ca"],
+                                                text_twice=c["text_twice"], residual=c["residual_stage2"])
+                self.stage2_D = Discriminator(4 * c["image_size"], c["df_dim"], c["c_dim"], uncond=True,
+                                              text_dim=d_text_dim)
+                self._nets.update(stage2_G=self.stage2_G, stage2_D=self.stage2_D)
+        for name, net in self._nets.items():
+            init_weights(net)
+            if name.endswith("_D") and c["spectral_norm"]:
+                add_spectral_norm(net)
+        if train_stage1:
+            self._opts["stage1_G"] = _adam(self.stage1_G.parameters(), c["lr_g"], betas, self.device)
+            self._opts["stage1_D"] = _adam(self.stage1_D.parameters(), c["lr_d"], betas, self.device)
+            self._phase_of_opt.update(stage1_G=1, stage1_D=1)
+        if self.stage == 2:
+            self._opts["stage2_G"] = _adam(self.stage2_G.parameters(), c["lr_g"], betas, self.device)
+            self._opts["stage2_D"] = _adam(self.stage2_D.parameters(), c["lr_d"], betas, self.device)
+            self._phase_of_opt.update(stage2_G=2, stage2_D=2)
+        self.stage1_iterations = 0
+        self.epochs_in_phase = {1: 0, 2: 0}
+        self.stage1_ready = False  # stage 2: Stage-I trained (loaded, or its in-run steps done)
+        self._zero = torch.zeros((), device=self.device)
+        self._stage_marker = {s: torch.full((), float(s), device=self.device) for s in (1, 2)}
+        if self.stage == 2 and c["stage1_checkpoint"]:
+            self._load_stage1(c["stage1_checkpoint"])
+
+    def _load_stage1(self, path: str) -> None:
+        ckpt = stage1_checkpoint_dir(path)
+        weights = load_network_weights(ckpt, self.STAGE1_G)
+        try:
+            self.stage1_G.load_state_dict(weights)
+        except RuntimeError as exc:
+            raise UsageError(f"the Stage-I generator in {ckpt} does not fit this config (image_size, gf_dim, "
+                             f"z_dim, c_dim, ca and the text width must match the Stage-I run): "
+                             f"{str(exc).splitlines()[0]}") from None
+        self._freeze_stage1()
+
+    def _freeze_stage1(self) -> None:
+        self.stage1_G.requires_grad_(False)
+        self.stage1_G.eval()
+        self.stage1_ready = True
+
+    def networks(self) -> dict[str, nn.Module]:
+        return dict(self._nets)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return dict(self._opts)
+
+    def train(self, mode: bool = True) -> "StackGAN":
+        super().train(mode)
+        if self.stage == 2 and self.stage1_ready:
+            self.stage1_G.eval()  # frozen: always BN running statistics
+        return self
+
+    # ---- training ------------------------------------------------------------------
+    @property
+    def phase(self) -> int:
+        """Which stage the next train_step trains."""
+        if self.stage == 1:
+            return 1
+        if self.stage1_ready:
+            return 2
+        if self.stage1_iterations < self.config["stage1_steps"]:
+            return 1
+        return 2
+
+    def condition(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(c, mu, logvar) of the final stage's CA net (Stage-I's when Stage-II has none)."""
+        ca = self.stage2_G.ca_net if self.stage == 2 and self.stage2_G.ca_net is not None else self.stage1_G.ca_net
+        return ca(text.to(self.device))
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        images, text = batch["images"], batch["text"]
+        z = torch.randn(images.shape[0], self.z_dim, device=self.device)
+        if self.phase == 1:
+            if self.stage == 2:  # in-run Stage-I phase: Stage-I learns from the batch at its own size
+                images = F.avg_pool2d(images, 4)
+            out = self._adversarial_step(self.stage1_G(text, z), images, text, self.stage1_D,
+                                         self._opts["stage1_G"], self._opts["stage1_D"])
+            if self.stage == 2:
+                self.stage1_iterations += 1
+                if self.stage1_iterations >= self.config["stage1_steps"]:
+                    self._freeze_stage1()
+            return out | {"stage": self._stage_marker[1]}
+        if not self.stage1_ready:
+            raise UsageError("stackgan stage=2 needs a trained Stage-I: set stage1_checkpoint=RUN "
+                             "or stage1_steps=N (> 0) to train it first in this run")
+        with torch.no_grad():
+            stage1 = self.stage1_G(text, z)
+        fake = self.stage2_G(text, stage1)
+        out = self._adversarial_step(fake, images, text, self.stage2_D,
+                                     self._opts["stage2_G"], self._opts["stage2_D"])
+        return out | {"stage": self._stage_marker[2]}
+
+    def _adversarial_step(self, fake: GeneratorOutput, images: torch.Tensor, text: torch.Tensor,
+                          D: Discriminator, opt_G: torch.optim.Optimizer,
+                          opt_D: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+        """One D step then one G step on the same fake batch, as the reference's trainer."""
+        cond = text if self.config["d_text"] == "own" else fake.mu.detach()
+        uncond = D.get_uncond_logits is not None
+        # D: separate forward passes (so separate BN batch statistics) for real and fake
+        # images, and separate conditional-head passes for real, wrong and fake pairs.
+        opt_D.zero_grad(set_to_none=True)
+        d_cond = D.condition(cond)
+        real_f = D.encode(images)
+        fake_f = D.encode(fake.image.detach())
+        real_logits = D.cond_logits(real_f, d_cond)
+        wrong_logits = D.cond_logits(real_f[:-1], d_cond[1:])
+        fake_logits = D.cond_logits(fake_f, d_cond)
+        d = discriminator_loss(self.adv, real_logits, wrong_logits, fake_logits,
+                               D.uncond_logits(real_f) if uncond else None,
+                               D.uncond_logits(fake_f) if uncond else None)
+        d["d_loss"].backward()
+        opt_D.step()
+        # G: D's weights get no gradient here (the reference computes and then discards it)
+        D.requires_grad_(False)
+        try:
+            opt_G.zero_grad(set_to_none=True)
+            g_f = D.encode(fake.image)
+            g_adv = self.adv.g(D.cond_logits(g_f, D.condition(cond)))
+            if uncond:
+                g_adv = g_adv + self.adv.g(D.uncond_logits(g_f))
+            kl = kl_divergence(fake.mu, fake.logvar) if fake.logvar is not None else self._zero
+            g_loss = g_adv + self.config["kl_weight"] * kl
+            g_loss.backward()
+            opt_G.step()
+        finally:
+            D.requires_grad_(True)
+        probs = {"p_real": torch.sigmoid(real_logits.detach()).mean(),
+                 "p_fake": torch.sigmoid(fake_logits.detach()).mean()}
+        return {k: v.detach() for k, v in d.items()} | {"g_loss": g_loss.detach(), "g_adv": g_adv.detach(),
+                                                          "kl": kl.detach()} | probs
+
+    # ---- generation ----------------------------------------------------------------
+    @torch.no_grad()
+    def generate_stages(self, text: torch.Tensor, z: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """[Stage-I image] for stage 1, [Stage-I image, Stage-II image] (each at its own size) for stage 2."""
+        text = text.to(self.device)
+        z = self.sample_z(text.shape[0]) if z is None else z.to(self.device)
+        gens = [self.stage1_G] + ([self.stage2_G] if self.stage == 2 else [])
+        modes = [g.training for g in gens]
+        for g in gens:
+            g.eval()
+        try:
+            stage1 = self.stage1_G(text, z)
+            if self.stage == 1:
+                return [stage1.image]
+            return [stage1.image, self.stage2_G(text, stage1).image]
+        finally:
+            for g, m in zip(gens, modes):
+                g.train(m)
+
+    def generate(self, text: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generate_stages(text, z)[-1]
+
+    # ---- schedule and state --------------------------------------------------------
+    def end_epoch(self, epoch: int) -> None:
+        """Halve the learning rates of the stage being trained every ``lr_decay_epoch`` of its epochs."""
+        phase = self.phase
+        self.epochs_in_phase[phase] += 1
+        self._apply_lr(phase)
+
+    def _apply_lr(self, phase: int) -> None:
+        decay = self.config["lr_decay_epoch"]
+        factor = 0.5 ** (self.epochs_in_phase[phase] // decay) if decay else 1.0
+        for name, opt in self._opts.items():
+            if self._phase_of_opt[name] == phase:
+                _set_lr(opt, self.config["lr_g" if name.endswith("_G") else "lr_d"] * factor)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"stage1_iterations": self.stage1_iterations, "stage1_ready": self.stage1_ready,
+                "epochs_in_phase": {str(k): v for k, v in self.epochs_in_phase.items()}}
+
+    def load_extra_state(self, extra: dict[str, Any]) -> None:
+        if not extra:
+            return
+        self.stage1_iterations = int(extra.get("stage1_iterations", 0))
+        self.epochs_in_phase = {int(k): int(v) for k, v in extra.get("epochs_in_phase", {"1": 0, "2": 0}).items()}
+        if self.stage == 2 and (extra.get("stage1_ready") or self.phase == 2):
+            self._freeze_stage1()
+        for phase in (1, 2):
+            self._apply_lr(phase)

@@ -1,0 +1,328 @@
+"""The baseline model plugins: gan-int-cls, ebgan and vae (tiny CPU models, a few real steps)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganzoo.checkpoint import load_checkpoint, save_checkpoint
+from ganzoo.errors import UnknownKeyError, UsageError
+from ganzoo.model import GanzooModel
+from ganzoo.registry import get_registry
+
+MODELS = ["gan-int-cls", "ebgan", "vae"]
+TEXT_DIM = 12
+TINY = {"image_size": 16, "batch_size": 4, "z_dim": 8, "cond_dim": 8, "ngf": 8, "ndf": 8}
+TINY_EXTRA = {"ebgan": {"code_dim": 8}}
+PLUGIN_DIRS = {"gan-int-cls": "ganzoo_gan_int_cls", "ebgan": "ganzoo_ebgan", "vae": "ganzoo_vae"}
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return get_registry(refresh=True)
+
+
+def make(registry, name: str, seed: int = 0, text_dim: int = TEXT_DIM, **overrides) -> GanzooModel:
+    cls = registry.model(name)
+    config = cls.make_config(preset="cpu", overrides={**TINY, **TINY_EXTRA.get(name, {}), **overrides})
+    torch.manual_seed(seed)
+    return cls(config, text_dim=text_dim)
+
+
+def random_batch(n: int = 4, size: int = 16, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {"images": torch.rand(n, 3, size, size, generator=g) * 2 - 1,
+            "text": torch.randn(n, TEXT_DIM, generator=g),
+            "caption_ids": torch.arange(n)}
+
+
+def step(model: GanzooModel, batch: dict, seed: int = 0) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    return model.train_step(batch)
+
+
+def params(model: GanzooModel) -> dict[str, torch.Tensor]:
+    return {f"{n}.{k}": p.detach().clone() for n, net in model.networks().items()
+            for k, p in net.named_parameters()}
+
+
+# ---- registration and configuration ---------------------------------------------------------
+
+@pytest.mark.parametrize("name", MODELS)
+def test_registered_through_entry_points(registry, name):
+    entry = registry.get("model", name)
+    assert issubclass(entry.obj, GanzooModel)
+    assert entry.description
+    assert entry.obj.preset_names() == ["cpu", "paper"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_unknown_config_key_is_refused(registry, name):
+    with pytest.raises(UnknownKeyError):
+        registry.model(name).make_config(preset="cpu", overrides={"bogus_key": 1})
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("size", [48, 8, 0, 100])
+def test_invalid_image_size_is_a_usage_error(registry, name, size):
+    with pytest.raises(UsageError, match="image_size"):
+        make(registry, name, image_size=size)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_plugins_use_only_the_public_interface(name):
+    """Shaped like third-party plugins: no imports from other plugins, no host syncs in steps."""
+    pkg = Path(__import__(PLUGIN_DIRS[name]).__file__).parent
+    others = [p for p in PLUGIN_DIRS.values() if p != pkg.name] + ["ganzoo_stackgan"]
+    for source in pkg.glob("*.py"):
+        text = source.read_text()
+        assert ".item(" not in text, source
+        for other in others:
+            assert other not in text, (source, other)
+
+
+# ---- presets ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", MODELS)
+def test_cpu_and_paper_presets_build(registry, name):
+    cls = registry.model(name)
+    cpu = cls(cls.make_config(preset="cpu"), text_dim=384)
+    assert cpu.image_size == 32 and cpu.batch_size == 32
+    paper = cls(cls.make_config(preset="paper"), text_dim=1024)
+    assert paper.image_size == 64 and paper.batch_size == 64
+    assert sum(paper.parameter_count().values()) > 5 * sum(cpu.parameter_count().values())
+    paper.eval()
+    torch.manual_seed(0)
+    out = paper.generate(torch.randn(2, 1024))
+    assert out.shape == (2, 3, 64, 64)
+
+
+def test_gan_int_cls_paper_parameter_counts_follow_the_reference_layout(registry):
+    cls = registry.model("gan-int-cls")
+    counts = cls(cls.make_config(preset="paper"), text_dim=1024).parameter_count()
+    ngf, ndf, t, z, c = 128, 64, 1024, 100, 128
+    generator = (t * c + c                                   # fc(text) with bias
+                 + (z + c) * 8 * ngf * 16 + 2 * 8 * ngf      # 4x4 transposed conv + BN
+                 + 8 * ngf * 4 * ngf * 16 + 2 * 4 * ngf
+                 + 4 * ngf * 2 * ngf * 16 + 2 * 2 * ngf
+                 + 2 * ngf * ngf * 16 + 2 * ngf
+                 + ngf * 3 * 16 + 3)                          # to RGB, with bias
+    discriminator = (3 * ndf * 16 + ndf                      # first conv, bias, no BN
+                     + ndf * 2 * ndf * 16 + 2 * 2 * ndf
+                     + 2 * ndf * 4 * ndf * 16 + 2 * 4 * ndf
+                     + 4 * ndf * 8 * ndf * 16 + 2 * 8 * ndf
+                     + t * c + 2 * c                          # fc(text) + BN
+                     + (8 * ndf + c) * 8 * ndf + 2 * 8 * ndf  # 1x1 conv + BN
+                     + 8 * ndf * 16 + 1)                      # 4x4 conv -> logit
+    assert counts == {"generator": generator, "discriminator": discriminator}
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("size", [16, 32, 64])
+def test_image_size_sets_the_number_of_layers(registry, name, size):
+    model = make(registry, name, image_size=size).eval()
+    torch.manual_seed(0)
+    out = model.generate(torch.randn(2, TEXT_DIM))
+    assert out.shape == (2, 3, size, size)
+    assert out.min() >= -1 and out.max() <= 1
+
+
+# ---- training ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", MODELS)
+def test_train_steps_update_every_parameter(registry, name):
+    model = make(registry, name)
+    before = params(model)
+    for i in range(3):
+        losses = step(model, random_batch(seed=i), seed=i)
+        assert losses, "train_step must report its losses"
+        for key, value in losses.items():
+            assert value.dim() == 0 and not value.requires_grad, key
+            assert torch.isfinite(value), (key, value)
+    after = params(model)
+    unchanged = [k for k in before if torch.equal(before[k], after[k])]
+    assert not unchanged
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_train_steps_on_shapes(registry, name):
+    if "shapes" not in registry.names("dataset"):
+        pytest.skip("the shapes dataset plugin is not installed")
+    images = registry.dataset("shapes").split("train").load_images([0, 1, 2, 3], 32, True, 0)
+    model = make(registry, name, image_size=32)
+    batch = {"images": images, "text": torch.randn(4, TEXT_DIM), "caption_ids": torch.arange(4)}
+    for i in range(2):
+        assert all(torch.isfinite(v) for v in step(model, batch, seed=i).values())
+
+
+@pytest.mark.parametrize("name", ["gan-int-cls", "ebgan"])
+def test_gans_refuse_single_sample_batches(registry, name):
+    with pytest.raises(UsageError):
+        make(registry, name, batch_size=1)
+    with pytest.raises(UsageError):
+        make(registry, name).train_step(random_batch(n=1))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_generate_draws_z_from_torch_rng(registry, name):
+    model = make(registry, name).eval()
+    text = torch.randn(3, TEXT_DIM)
+    torch.manual_seed(7)
+    a = model.generate(text)
+    torch.manual_seed(7)
+    z = model.sample_z(3)
+    assert torch.equal(a, model.generate(text, z))
+    assert not torch.equal(a, model.generate(text))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_lr_halves_every_decay_period(registry, name):
+    model = make(registry, name, lr_decay_epoch=2)
+    start = [g["lr"] for opt in model.optimizers().values() for g in opt.param_groups]
+    model.end_epoch(0)
+    assert [g["lr"] for opt in model.optimizers().values() for g in opt.param_groups] == start
+    model.end_epoch(3)
+    assert [g["lr"] for opt in model.optimizers().values() for g in opt.param_groups] == [x / 4 for x in start]
+    model.load_extra_state({"epochs_done": 0})
+    assert [g["lr"] for opt in model.optimizers().values() for g in opt.param_groups] == start
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_checkpoint_round_trip_reproduces_generation_and_training(registry, name, tmp_path):
+    model = make(registry, name, seed=0, lr_decay_epoch=1)
+    for i in range(2):
+        step(model, random_batch(seed=i), seed=i)
+    model.end_epoch(0)
+    save_checkpoint(tmp_path / "ckpt", model, {"step": 1})
+
+    fresh = make(registry, name, seed=1, lr_decay_epoch=1)
+    text = torch.randn(4, TEXT_DIM)
+    model.eval(), fresh.eval()
+    torch.manual_seed(3)
+    expected = model.generate(text)
+    torch.manual_seed(3)
+    assert not torch.equal(expected, fresh.generate(text))
+
+    harness = load_checkpoint(tmp_path / "ckpt", fresh)
+    assert harness["step"] == 1
+    torch.manual_seed(3)
+    assert torch.equal(expected, fresh.generate(text))
+    lrs = [[g["lr"] for g in opt.param_groups] for opt in fresh.optimizers().values()]
+    assert lrs == [[g["lr"] for g in opt.param_groups] for opt in model.optimizers().values()]
+
+    # Optimiser state came back too: one more step gives identical losses and weights.
+    model.train(), fresh.train()
+    batch = random_batch(seed=9)
+    a, b = step(model, batch, seed=4), step(fresh, batch, seed=4)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    pa, pb = params(model), params(fresh)
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+
+
+# ---- switches ----------------------------------------------------------------------------------
+
+def count_calls(module: torch.nn.Module) -> list[int]:
+    calls = [0]
+    module.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+@pytest.mark.parametrize("cls", [True, False])
+def test_gan_int_cls_cls_switch(registry, cls):
+    model = make(registry, "gan-int-cls", cls=cls, int=False)
+    d_calls = count_calls(model.netD)
+    losses = step(model, random_batch())
+    assert ("d_wrong" in losses) is cls
+    assert d_calls[0] == (4 if cls else 3)  # real, fake, (wrong) in the D step; fake in the G step
+    expected = (losses["d_real"] + 0.5 * (losses["d_fake"] + losses["d_wrong"]) if cls
+                else losses["d_real"] + losses["d_fake"])
+    assert torch.allclose(losses["loss_d"], expected)
+
+
+@pytest.mark.parametrize("interp", [True, False])
+def test_gan_int_cls_int_switch(registry, interp):
+    model = make(registry, "gan-int-cls", int=interp)
+    g_calls = count_calls(model.netG)
+    losses = step(model, random_batch())
+    assert ("g_int" in losses) is interp
+    assert g_calls[0] == (2 if interp else 1)
+    expected = losses["g_fake"] + losses["g_int"] if interp else losses["g_fake"]
+    assert torch.allclose(losses["loss_g"], expected)
+
+
+def test_gan_int_cls_wrong_pairs_pair_each_image_with_another_caption(registry):
+    model = make(registry, "gan-int-cls", int=False)
+    seen = []
+    model.netD.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[1].clone()))
+    batch = random_batch()
+    step(model, batch)
+    wrong = seen[2]
+    assert torch.equal(wrong, batch["text"].roll(1, dims=0))
+    assert not any(torch.equal(wrong[i], batch["text"][i]) for i in range(4))
+
+
+@pytest.mark.parametrize("pull_away", [True, False])
+def test_ebgan_pull_away_switch(registry, pull_away):
+    model = make(registry, "ebgan", pull_away=pull_away, lambda_pt=0.1)
+    losses = step(model, random_batch())
+    assert ("pt" in losses) is pull_away
+    if pull_away:
+        assert 0 < losses["pt"] <= 1
+        assert torch.allclose(losses["loss_g"], losses["energy_g"] + 0.1 * losses["pt"])
+    else:
+        assert torch.equal(losses["loss_g"], losses["energy_g"])
+
+
+def test_ebgan_margin_is_a_hinge_on_fake_energy(registry):
+    a = step(make(registry, "ebgan", margin=0.5), random_batch())
+    b = step(make(registry, "ebgan", margin=2.0), random_batch())
+    assert torch.equal(a["energy_fake"], b["energy_fake"])
+    assert a["energy_fake"] < 0.5  # untrained G: every fake is inside the margin
+    assert torch.allclose(a["loss_d"], a["energy_real"] + 0.5 - a["energy_fake"])
+    assert torch.allclose(b["loss_d"] - a["loss_d"], torch.tensor(1.5))
+    tiny_margin = step(make(registry, "ebgan", margin=1e-6), random_batch())
+    assert torch.allclose(tiny_margin["loss_d"], tiny_margin["energy_real"])
+
+
+@pytest.mark.parametrize("cls", [True, False])
+def test_ebgan_cls_switch(registry, cls):
+    model = make(registry, "ebgan", cls=cls)
+    d_calls = count_calls(model.netD)
+    losses = step(model, random_batch())
+    assert ("energy_wrong" in losses) is cls
+    assert d_calls[0] == (4 if cls else 3)
+
+
+def test_ebgan_pull_away_term_values():
+    from ganzoo_ebgan.nets import pull_away
+    same = torch.ones(4, 2, 3, 3)
+    assert torch.allclose(pull_away(same), torch.tensor(1.0))
+    orthogonal = torch.eye(4).view(4, 4, 1, 1)
+    assert torch.allclose(pull_away(orthogonal), torch.tensor(0.0))
+    s = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    cos2 = torch.tensor([[1, 0.5, 0], [0.5, 1, 0.5], [0, 0.5, 1]])
+    assert torch.allclose(pull_away(s), (cos2.sum() - 3) / 6)
+
+
+def test_vae_kl_weight_switch(registry):
+    on = step(make(registry, "vae", kl_weight=1.0), random_batch())
+    off = step(make(registry, "vae", kl_weight=0.0), random_batch())
+    assert torch.equal(on["recon"], off["recon"]) and on["kl"] > 0
+    assert torch.allclose(on["loss"], on["recon"] + on["kl"])
+    assert torch.equal(off["loss"], off["recon"])
+    assert not torch.equal(on["loss"], off["loss"])
+
+
+def test_vae_reconstruction_likelihoods(registry):
+    batch = random_batch()
+    mse = step(make(registry, "vae", recon="mse"), batch)
+    l1 = step(make(registry, "vae", recon="l1"), batch)
+    pixels = 3 * 16 * 16
+    # an untrained decoder outputs about 0: per image, sum x^2 vs sum |x| of uniform [-1, 1] pixels
+    assert math.isclose(float(mse["recon"]), pixels / 3, rel_tol=0.15)
+    assert math.isclose(float(l1["recon"]), pixels / 2, rel_tol=0.15)
+    with pytest.raises(UsageError, match="recon"):
+        make(registry, "vae", recon="bce")
