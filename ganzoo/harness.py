@@ -138,7 +138,10 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     loader = DataLoader(TrainView(train_split, table, model.image_size, train=True), batch_sampler=sampler,
                         collate_fn=identity_collate, num_workers=spec.num_workers,
                         pin_memory=torch.device(device).type == "cuda",
-                        persistent_workers=spec.num_workers > 0)
+                        persistent_workers=spec.num_workers > 0,
+                        # its own generator: creating the iterator must not draw from the global
+                        # RNG, or a resumed run would diverge from an uninterrupted one
+                        generator=torch.Generator().manual_seed(spec.seed))
     per_epoch = sampler.batches_per_epoch()
     max_steps = _max_steps(spec, model.batch_size, per_epoch)
     fault_step = int(os.environ.get(FAULT_NAN_ENV, "-1"))

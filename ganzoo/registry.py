@@ -70,13 +70,32 @@ class Registry:
         return self.get("model", name).obj
 
     def dataset(self, name: str, **options):
-        return self.get("dataset", name).obj(**options)
+        factory = self.get("dataset", name).obj
+        _check_options(f"dataset {name}", factory, options)
+        return factory(**options)
 
     def text_encoder(self, name: str, **options):
         return self.get("text encoder", name).obj(**options)
 
     def metric(self, name: str):
         return self.get("metric", name).obj()
+
+
+def _check_options(what: str, factory: Callable, options: dict) -> None:
+    """Unknown keyword options name the nearest valid one instead of raising a TypeError."""
+    import inspect
+
+    from ganzoo.errors import UnknownKeyError
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    for key in options:
+        if key not in params:
+            raise UnknownKeyError(what, key, [p for p in params if not p.startswith("_")])
 
 
 def _external_allowed() -> set[str] | None:

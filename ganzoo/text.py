@@ -95,22 +95,38 @@ class Standardiser:
 
     @classmethod
     def fit(cls, x: torch.Tensor, kind: str = "zscore", k: int = 64) -> "Standardiser":
+        """Fit on training embeddings ``x`` (n x d).
+
+        Dimensions (z-score) or components (whitening) with almost no variance are not
+        blown up: a z-score divides by at least 1e-3 of the mean spread, and whitening
+        keeps at most ``k`` components with variance above 1e-6 of the largest, so
+        ``out_dim`` can be below ``k`` when the captions span fewer directions.
+        """
+        if kind not in ("none", "zscore", "whiten"):
+            raise UsageError(f"unknown standardisation {kind!r}; valid: none, zscore, whiten")
         x = x.double()
         d = x.shape[1]
         if kind == "none":
             return cls(torch.zeros(d), torch.eye(d), kind)
+        if len(x) < 2:
+            raise UsageError(f"{kind} standardisation needs at least 2 training captions, got {len(x)}")
         mean = x.mean(0)
         if kind == "zscore":
-            std = x.std(0).clamp_min(1e-6)
+            std = x.std(0)
+            std = std.clamp_min(max(1e-3 * float(std.mean()), 1e-12))
             return cls(mean.float(), torch.diag(1.0 / std).float(), kind)
-        if kind == "whiten":
-            xc = x - mean
-            cov = xc.T @ xc / max(len(x) - 1, 1)
-            evals, evecs = torch.linalg.eigh(cov)
-            order = torch.argsort(evals, descending=True)[: min(k, d)]
-            w = evecs[:, order] / evals[order].clamp_min(1e-8).sqrt()
-            return cls(mean.float(), w.float(), kind)
-        raise UsageError(f"unknown standardisation {kind!r}; valid: none, zscore, whiten")
+        if k < 1:
+            raise UsageError(f"whitening needs k >= 1 components, got {k}")
+        xc = x - mean
+        cov = xc.T @ xc / (len(x) - 1)
+        evals, evecs = torch.linalg.eigh(cov)
+        order = torch.argsort(evals, descending=True)[: min(k, d)]
+        top = evals[order]
+        keep = top > 1e-6 * top[0]
+        keep[0] = True
+        order, top = order[keep], top[keep]
+        w = evecs[:, order] / top.clamp_min(1e-12).sqrt()
+        return cls(mean.float(), w.float(), kind)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return (x.float() - self.mean.to(x.device)) @ self.weight.to(x.device)

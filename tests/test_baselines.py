@@ -20,6 +20,15 @@ TINY_EXTRA = {"ebgan": {"code_dim": 8}}
 PLUGIN_DIRS = {"gan-int-cls": "ganzoo_gan_int_cls", "ebgan": "ganzoo_ebgan", "vae": "ganzoo_vae"}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and lose a lot on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def registry():
     return get_registry(refresh=True)
@@ -326,3 +335,11 @@ def test_vae_reconstruction_likelihoods(registry):
     assert math.isclose(float(l1["recon"]), pixels / 2, rel_tol=0.15)
     with pytest.raises(UsageError, match="recon"):
         make(registry, "vae", recon="bce")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_train_step_under_autocast(registry, name):
+    model = make(registry, name)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = step(model, random_batch())
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())

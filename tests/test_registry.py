@@ -172,7 +172,7 @@ def test_cli_list_shows_names_with_their_plugin(toy_plugin):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     toy_line = next(line for line in lines if "toy-gan" in line)
-    assert "[toy" in toy_line and "A toy model" in toy_line
+    assert "[toy]" in toy_line and "A toy model" in toy_line
     assert any("minilm" in line and "[text_encoders]" in line for line in lines)
     only_metrics = CliRunner().invoke(cli, ["list", "metrics"])
     assert "toy-metric" in only_metrics.stdout and "toy-gan" not in only_metrics.stdout

@@ -135,7 +135,7 @@ def test_html_is_self_contained(store, tmp_path):
     html = written["html"].read_text()
     assert "<style>" in html
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
-    sources = re.findall(r'<img src="([^"]*)"', html)
+    sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
     assert len(sources) == 2 + 6  # throughput, curves, six sample grids
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "RuntimeError: out of memory at step 12" in html
@@ -145,7 +145,7 @@ def test_single_seed_and_failed_only_groups_are_not_silent(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     store.add_run({"model": "vae", "variant": "", "seed": 0, "status": "ok", "metrics": {"fid": 120.25}})
     store.add_run({"model": "ebgan", "variant": "", "seed": 0, "status": "diverged", "reason": "nan at step 3"})
-    md = build_report(store, tmp_path / "out", export=False)["markdown"].read_text()
+    md = build_report(store, tmp_path / "out")["markdown"].read_text()
     assert "120.2 (n=1)" in md or "120.3 (n=1)" in md
     ebgan_line = next(line for line in md.splitlines() if line.startswith("| ebgan"))
     assert "| 0 " in ebgan_line and "–" in ebgan_line  # no ok seed, shown as a gap with a count
@@ -232,6 +232,13 @@ def test_cli_report(store, tmp_path):
     assert result.exit_code == 0, result.output
     assert str(tmp_path / "cli" / "report.html") in result.output
     assert (tmp_path / "cli" / "figures" / "throughput.png").is_file()
+    assert (tmp_path / "cli" / "data" / "runs.csv").is_file()
+    ablation = ["report", str(store.path), "-o", str(tmp_path / "abl"), "--ablation", "stackgan:ca=false", "stackgan"]
+    result = CliRunner().invoke(cli, ablation)
+    assert result.exit_code == 0, result.output
+    assert PAPER_NOT_COMPARABLE in (tmp_path / "abl" / "report.md").read_text()
+    typo = CliRunner().invoke(cli, ablation[:-2] + ["stackgan:ca=fals", "stackgan"])
+    assert typo.exit_code != 0 and "arms in the store: stackgan, stackgan:ca=false" in typo.output
 
 
 def test_cli_missing_store_is_one_line_error(tmp_path):

@@ -19,7 +19,7 @@ from ganzoo.cli.options import apply_budget, dataset_options, training_options
 @click.option("--resume", is_flag=True, help="Skip runs already in the store.")
 @click.option("--eval-samples", type=int, default=None, help="Generated samples per metric.")
 @training_options
-def command(switch, model, settings, seeds, out, resume, eval_samples, dataset, data_dir, preset, text_encoder,
+def command(switch, model, settings, seeds, out, resume, eval_samples, dataset, data_dir, dataset_opts, preset, text_encoder,
             text_norm, steps, epochs, budget, device, num_workers, checkpoint_every, no_progress):
     """Run MODEL with and without SWITCH (ca = Conditioning Augmentation) over several seeds.
 
@@ -46,7 +46,7 @@ def command(switch, model, settings, seeds, out, resume, eval_samples, dataset, 
         if not budget:
             raise UsageError(f"preset {preset!r} sets no budget: give --steps, --epochs or --budget")
     base = RunSpec(model=name, preset=preset, overrides=overrides, dataset=dataset,
-                   dataset_options=dataset_options(data_dir), text_encoder=text_encoder,
+                   dataset_options=dataset_options(data_dir, dataset_opts), text_encoder=text_encoder,
                    text_norm=text_norm or settings_p.get("text_norm", "whiten"),
                    text_norm_dim=int(settings_p.get("text_norm_dim", 64)), num_workers=num_workers,
                    checkpoint_every=checkpoint_every)

@@ -18,7 +18,7 @@ from ganzoo.cli.options import apply_budget, dataset_options, training_options
 @click.option("--resume", is_flag=True, help="Skip runs already in the store; continue an interrupted run.")
 @click.option("--eval-samples", type=int, default=None, help="Generated samples per metric (preset default).")
 @training_options
-def command(models, seeds, out, resume, eval_samples, dataset, data_dir, preset, text_encoder, text_norm, steps,
+def command(models, seeds, out, resume, eval_samples, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm, steps,
             epochs, budget, device, num_workers, checkpoint_every, no_progress):
     """Train, evaluate and report every model in MODELS with the same data, budget and metrics.
 
@@ -48,7 +48,7 @@ def command(models, seeds, out, resume, eval_samples, dataset, data_dir, preset,
     for name, overrides in chosen:
         for seed in seed_list:
             spec = RunSpec(model=name, preset=preset, overrides=dict(overrides), dataset=dataset,
-                           dataset_options=dataset_options(data_dir), text_encoder=text_encoder,
+                           dataset_options=dataset_options(data_dir, dataset_opts), text_encoder=text_encoder,
                            text_norm=text_norm or settings.get("text_norm", "whiten"),
                            text_norm_dim=int(settings.get("text_norm_dim", 64)), seed=seed,
                            num_workers=num_workers, checkpoint_every=checkpoint_every)

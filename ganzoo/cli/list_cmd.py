@@ -25,4 +25,5 @@ def command(kind):
         width = max((len(e.name) for e in entries), default=0)
         pwidth = max((len(e.plugin) for e in entries), default=0)
         for e in entries:
-            click.echo(f"  {e.name:<{width}}  [{e.plugin:<{pwidth}}]  {e.description}")
+            plugin = f"[{e.plugin}]"
+            click.echo(f"  {e.name:<{width}}  {plugin:<{pwidth + 2}}  {e.description}")

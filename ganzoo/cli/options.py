@@ -34,8 +34,12 @@ def apply_budget(spec: RunSpec, steps, epochs, budget) -> RunSpec:
     return spec
 
 
-def dataset_options(data_dir) -> dict:
-    return {"data_dir": str(data_dir)} if data_dir else {}
+def dataset_options(data_dir, items=()) -> dict:
+    """``--data-dir`` plus ``--dataset-opt key=value`` pairs, passed to the dataset factory."""
+    options = {k: v for k, v in parse_overrides(items).items()}
+    if data_dir:
+        options["data_dir"] = str(data_dir)
+    return options
 
 
 def training_options(f):
@@ -44,6 +48,8 @@ def training_options(f):
         click.option("--dataset", default="shapes", show_default=True, help="Dataset plugin name."),
         click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                      help="Folder of a real dataset (cub, oxford102, coco)."),
+        click.option("--dataset-opt", "dataset_opts", multiple=True, metavar="KEY=VALUE",
+                     help="Dataset option (repeatable), e.g. n_train=5000 for shapes, cache=true for cub."),
         click.option("--preset", default="cpu", show_default=True, help="Model preset: cpu or paper."),
         click.option("--text-encoder", default=None, help="Text encoder plugin (default: minilm; precomputed for datasets that ship embeddings)."),
         click.option("--text-norm", type=click.Choice(["none", "zscore", "whiten"]), default=None,

@@ -21,7 +21,7 @@ from ganzoo.store import ResultStore, resolve_store_path
               help="Instead, compare two arms, each MODEL or MODEL:VARIANT (e.g. stackgan:ca=false stackgan).")
 @click.option("--no-paper-reference", is_flag=True, help="With --ablation: leave out the paper's CUB figures.")
 def command(store, out_dir, title, ablation, no_paper_reference):
-    """Build report.md, report.html and figures/ from STORE.
+    """Build report.md, report.html, figures/ and data/*.csv from STORE.
 
     STORE is a results.sqlite file or the bench output directory holding one.
     """
@@ -36,10 +36,16 @@ def command(store, out_dir, title, ablation, no_paper_reference):
     rendered_by = shlex.join(["ganzoo", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("ganzoo") else None
     if ablation:
         arm_a, arm_b = (parse_arm(a) for a in ablation)
+        runs = results.runs()
+        present = {(m or "", v or "") for m, v in zip(runs["model"], runs["variant"])}
+        for arm in (arm_a, arm_b):
+            if arm not in present:
+                valid = ", ".join(sorted(f"{m}:{v}" if v else m for m, v in present)) or "(none)"
+                raise UsageError(f"no runs of {':'.join(filter(None, arm))} in {path}; arms in the store: {valid}")
         reference = None if no_paper_reference else STACKGAN_PAPER_ABLATION
         written = build_ablation_report(results, out_dir, arm_a, arm_b, paper_reference=reference,
                                         title=title, rendered_by=rendered_by)
     else:
-        written = build_report(results, out_dir, title=title, rendered_by=rendered_by)
+        written = build_report(results, out_dir, title=title, rendered_by=rendered_by, export=True)
     for path in written.values():
         click.echo(str(path))

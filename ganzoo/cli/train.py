@@ -9,19 +9,19 @@ import click
 
 from ganzoo.cli.options import apply_budget, dataset_options, parse_model_variant, training_options
 from ganzoo.config import parse_overrides
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, UsageError
 from ganzoo.runs import RunSpec
 
 
 @click.command("train")
-@click.option("--model", "model_text", required=True, help="Model name, optionally with a variant: stackgan:ca=false.")
+@click.option("--model", "model_text", default=None, help="Model name (not needed with --resume), optionally with a variant: stackgan:ca=false.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override a model config key (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/MODEL-TIME).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
               help="Continue the interrupted run in this directory.")
 @training_options
-def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, preset, text_encoder, text_norm,
+def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm,
             steps, epochs, budget, device, num_workers, checkpoint_every, no_progress):
     """Train one model on one dataset and save it as a run directory.
 
@@ -38,10 +38,12 @@ def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, pres
         apply_budget(spec, steps, epochs, budget)
         run_dir = Path(resume_dir)
     else:
+        if not model_text:
+            raise UsageError("give --model NAME (see `ganzoo list models`) or --resume RUN")
         name, overrides = parse_model_variant(model_text)
         overrides.update(parse_overrides(settings))
         spec = RunSpec(model=name, preset=preset, overrides=overrides, dataset=dataset,
-                       dataset_options=dataset_options(data_dir), text_encoder=text_encoder,
+                       dataset_options=dataset_options(data_dir, dataset_opts), text_encoder=text_encoder,
                        text_norm=text_norm or _preset_text_norm(preset), seed=seed, num_workers=num_workers,
                        checkpoint_every=checkpoint_every)
         apply_budget(spec, steps, epochs, budget)

