@@ -34,6 +34,7 @@ class GanzooModel:
         self.config = dict(config)
         self.text_dim = int(text_dim)
         self.device = torch.device(device)
+        self._validate_common(self.config)
         self.validate(self.config)
         self.build()
 
@@ -53,6 +54,17 @@ class GanzooModel:
     @classmethod
     def preset_names(cls) -> list[str]:
         return sorted(cls.defaults_and_presets()[1])
+
+    @staticmethod
+    def _validate_common(config: dict[str, Any]) -> None:
+        from ganzoo.errors import UsageError
+
+        for key in ("batch_size", "image_size", "z_dim"):
+            if key in config and (not isinstance(config[key], int) or config[key] <= 0):
+                raise UsageError(f"config key {key!r} must be a positive integer, got {config[key]!r}")
+        for key, value in config.items():
+            if key.startswith("lr") and isinstance(value, float) and value <= 0:
+                raise UsageError(f"learning rate {key!r} must be positive, got {value}")
 
     def validate(self, config: dict[str, Any]) -> None:
         """Raise :class:`ganzoo.errors.UsageError` for out-of-range values."""
