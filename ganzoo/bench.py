@@ -144,7 +144,9 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
     grid = save_grid(run_dir / "samples.png", rows, captions)
     values = result["values"]
     throughput = {"train_images_per_s": train_stats.get("train_images_per_s"),
-                  "sample_images_per_s": values.get("sample_images_per_s")}
+                  "sample_images_per_s": values.get("sample_images_per_s"),
+                  "speed": train_stats.get("speed"), "dtype": train_stats.get("dtype"),
+                  "batch_size": train_stats.get("batch_size"), "device": train_stats.get("device_name")}
     return {"metrics": values, "unavailable": result["unavailable"], "metric_info": result["info"],
             "throughput": throughput, "peak_memory_mb": train_stats.get("peak_memory_mb"),
             "samples": {"grid": str(grid), "captions": captions}}

@@ -25,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganzoo.errors import GanzooError
+from ganzoo.speed import unwrap
 
 FORMAT = "ganzoo-checkpoint"
 VERSION = 1
@@ -118,6 +119,7 @@ def save_checkpoint(ckpt_dir: Path, model, harness_state: dict[str, Any],
     step = int(harness_state.get("step", 0))
     tensors: dict[str, torch.Tensor] = {}
     for name, net in model.networks().items():
+        net = unwrap(net)
         for k, v in net.state_dict().items():
             tensors[f"networks.{name}.{k}"] = v
     opt_meta: dict[str, Any] = {}

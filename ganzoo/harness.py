@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
+from ganzoo import distributed
 from ganzoo.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from ganzoo.data import EpochBatchSampler, TrainView, identity_collate
 from ganzoo.env import environment, resolve_device, seed_everything
@@ -25,6 +26,7 @@ from ganzoo.errors import GanzooError, UsageError
 from ganzoo.memory import PeakMemory
 from ganzoo.registry import get_registry
 from ganzoo.runs import Conditioner, RunSpec, read_run_file, write_run_file
+from ganzoo.speed import SpeedOptions, apply_global, autocast, prepare_batch, prepare_model
 
 #: test-only fault injection: the loss at this step becomes NaN (exercises divergence handling)
 FAULT_NAN_ENV = "GANZOO_FAULT_NAN_AT_STEP"
@@ -92,13 +94,18 @@ def _losses_to_floats(losses: dict) -> dict[str, float]:
 
 
 def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume: bool = False,
-          progress: bool = True, on_log: Callable[[int, dict], None] | None = None) -> TrainResult:
-    """Train ``spec`` into ``run_dir`` until its budget is spent (or resume an interrupted run)."""
+          progress: bool = True, on_log: Callable[[int, dict], None] | None = None,
+          sync_bn: bool = False) -> TrainResult:
+    """Train ``spec`` into ``run_dir`` until its budget is spent (or resume an interrupted run).
+
+    Under torchrun every rank calls this; only rank 0 writes anything.
+    """
     spec.validate()
     if not any([spec.steps, spec.epochs, spec.time_budget_s, spec.images_budget]):
         raise UsageError("give a training budget: --steps, --epochs or --budget")
     run_dir = Path(run_dir)
-    device = resolve_device(device)
+    dist_info, device = distributed.setup(resolve_device(device))
+    main = dist_info.is_main
     if resume:
         if not (run_dir / "checkpoint" / "state.json").exists():
             raise GanzooError(f"nothing to resume in {run_dir}: no checkpoint there")
@@ -111,7 +118,10 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     elif (run_dir / "checkpoint" / "state.json").exists():
         raise UsageError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
 
+    speed = SpeedOptions.from_json(spec.speed)
+    speed.validate(device)
     seed_everything(spec.seed, spec.deterministic)
+    apply_global(speed)
     reg = get_registry()
     dataset = reg.dataset(spec.dataset, **spec.dataset_options)
     train_split = dataset.split("train")
@@ -121,8 +131,11 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     table = conditioner.split_table(train_split)
     model, config = build_model(spec, conditioner.dim, device)
     env = environment(device)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
+    env["world_size"] = dist_info.world_size
+    distributed.barrier()  # every rank has checked the run directory before rank 0 writes to it
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if main and not resume:
         write_run_file(run_dir, spec, config, env)
         conditioner.save(run_dir / "text.safetensors")
 
@@ -131,8 +144,14 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
         harness = load_checkpoint(run_dir / "checkpoint", model, with_optimizers=True, restore_rngs=True)
         harness.pop("extra_tensors", None)
         state.update(harness)
+    prepare_model(model, speed)
+    if dist_info.enabled:
+        distributed.wrap_model(model, device, sync_bn=sync_bn or spec.sync_bn)
+        # ranks draw different noise; reproducible from (seed, rank, step)
+        torch.manual_seed(spec.seed * 1_000_003 + dist_info.rank * 7_919 + state["step"])
     sampler = EpochBatchSampler(len(train_split), model.batch_size, int(train_split.caption_ids.shape[1]),
-                                spec.seed, start_epoch=state["epoch"], start_step=state["step_in_epoch"])
+                                spec.seed, rank=dist_info.rank, world_size=dist_info.world_size,
+                                start_epoch=state["epoch"], start_step=state["step_in_epoch"])
     if sampler.batches_per_epoch() == 0:
         raise UsageError(f"batch size {model.batch_size} is larger than the {len(train_split)} training images")
     loader = DataLoader(TrainView(train_split, table, model.image_size, train=True), batch_sampler=sampler,
@@ -143,32 +162,37 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
                         # RNG, or a resumed run would diverge from an uninterrupted one
                         generator=torch.Generator().manual_seed(spec.seed))
     per_epoch = sampler.batches_per_epoch()
-    max_steps = _max_steps(spec, model.batch_size, per_epoch)
+    max_steps = _max_steps(spec, model.batch_size * dist_info.world_size, per_epoch)
     fault_step = int(os.environ.get(FAULT_NAN_ENV, "-1"))
+    save = (lambda: save_checkpoint(run_dir / "checkpoint", model, state)) if main else (lambda: None)
     if not resume:  # step-0 checkpoint: a run that diverges at once still has a last good state
-        save_checkpoint(run_dir / "checkpoint", model, state)
+        save()
 
     log_path = run_dir / "log.jsonl"
     memory = PeakMemory(device)
     bar = Progress(max_steps, f"{spec.model}{'[' + spec.variant() + ']' if spec.variant() else ''} s{spec.seed}",
-                   progress, initial=state["step"])
+                   progress and main, initial=state["step"])
     status, reason, losses_f = "ok", "", {}
     start = time.perf_counter() - state["elapsed_s"]
     timed_start, timed_images = None, 0
     model.train()
     try:
         for batch in loader:
-            if _budget_spent(spec, state, max_steps, time.perf_counter() - start):
+            spent = _budget_spent(spec, state, max_steps, time.perf_counter() - start)
+            if distributed.any_flag(spent)[0] if dist_info.enabled else spent:
                 break
-            batch = _to_device(batch, model.device)
-            losses = model.train_step(batch)
+            batch = prepare_batch(_to_device(batch, model.device), speed)
+            with autocast(speed, model.device):
+                losses = model.train_step(batch)
             state["step"] += 1
-            state["images_seen"] += model.batch_size
+            state["images_seen"] += model.batch_size * dist_info.world_size
             if state["step"] == fault_step:
                 losses = {k: torch.full_like(torch.as_tensor(v, dtype=torch.float32), float("nan"))
                           for k, v in losses.items()}
             losses_f = _losses_to_floats(losses)
             bad = {k: v for k, v in losses_f.items() if not math.isfinite(v)}
+            if dist_info.enabled and distributed.any_flag(bool(bad))[0] and not bad:
+                bad = {"loss on another rank": float("nan")}
             if bad:
                 status = "diverged"
                 reason = f"non-finite loss at step {state['step']}: " + ", ".join(f"{k}={v}" for k, v in bad.items())
@@ -182,31 +206,39 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
                 model.end_epoch(state["epoch"])
                 state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
             state["elapsed_s"] = time.perf_counter() - start
-            if state["step"] % spec.log_every == 0 or state["step"] == 1:
+            if main and (state["step"] % spec.log_every == 0 or state["step"] == 1):
                 _append_log(log_path, {"step": state["step"], "epoch": state["epoch"], **losses_f})
                 if on_log:
                     on_log(state["step"], losses_f)
             if state["step"] % spec.checkpoint_every == 0:
-                save_checkpoint(run_dir / "checkpoint", model, state)
+                save()
             bar.update(1, losses_f)
     except KeyboardInterrupt:
-        save_checkpoint(run_dir / "checkpoint", model, state)
+        save()
         bar.close()
         raise
     bar.close()
     wall = time.perf_counter() - start
+    if dist_info.enabled:
+        distributed.sync_buffers(model)
     if status == "ok":
-        save_checkpoint(run_dir / "checkpoint", model, state)
+        save()
+    if dist_info.enabled:
+        print(f"[rank {dist_info.rank}/{dist_info.world_size}] step {state['step']} weights "
+              f"{distributed.weights_digest(model)} buffers {distributed.weights_digest(model, buffers=True)}", flush=True)
+        distributed.barrier()
     elapsed_timed = (time.perf_counter() - timed_start) if timed_start else 0.0
     train_stats = {
         "train_images_per_s": (timed_images / elapsed_timed) if elapsed_timed > 0 and timed_images else None,
         "peak_memory_mb": memory.peak_mb(),
-        "device": str(device), "device_name": env["device_name"], "dtype": "float32",
+        "device": str(device), "device_name": env["device_name"], "dtype": speed.dtype_name,
+        "speed": speed.label(), "world_size": dist_info.world_size,
         "batch_size": model.batch_size, "image_size": model.image_size,
     }
     result = TrainResult(run_dir, status, reason, state["step"], state["step"] / max(per_epoch, 1),
                          state["images_seen"], wall, train_stats, losses_f)
-    atomic_write_text(run_dir / "result.json", json.dumps(result.to_json(), indent=1, default=str))
+    if main:
+        atomic_write_text(run_dir / "result.json", json.dumps(result.to_json(), indent=1, default=str))
     return result
 
 

@@ -127,14 +127,14 @@ class GanzooModel:
     # ---- state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
-            "networks": {k: v.state_dict() for k, v in self.networks().items()},
+            "networks": {k: _unwrap(v).state_dict() for k, v in self.networks().items()},
             "optimizers": {k: v.state_dict() for k, v in self.optimizers().items()},
             "extra": self.extra_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any], with_optimizers: bool = True) -> None:
         for k, net in self.networks().items():
-            net.load_state_dict(state["networks"][k])
+            _unwrap(net).load_state_dict(state["networks"][k])
         if with_optimizers:
             for k, opt in self.optimizers().items():
                 if k in state.get("optimizers", {}):
@@ -147,3 +147,10 @@ class GanzooModel:
 
     def load_extra_state(self, extra: dict[str, Any]) -> None:
         pass
+
+
+def _unwrap(net: nn.Module) -> nn.Module:
+    """The module inside DDP / torch.compile wrappers (state dicts never carry their prefixes)."""
+    from ganzoo.speed import unwrap
+
+    return unwrap(net)

@@ -49,6 +49,8 @@ class RunSpec:
     log_every: int = 25
     num_workers: int = 0
     deterministic: bool = True
+    speed: dict[str, Any] = field(default_factory=dict)  # ganzoo.speed.SpeedOptions fields
+    sync_bn: bool = False
 
     def validate(self) -> None:
         for name in ("steps", "epochs", "images_budget"):

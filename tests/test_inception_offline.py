@@ -113,19 +113,20 @@ class _Images(torch.utils.data.Dataset):
 def test_fid_kid_offline_identical_vs_different_sets(converted, tmp_path, no_network):
     import torch_fidelity
 
-    a, b = _Images(_shape_images(20, 1)), _Images(torch.full((20, 3, 32, 32), 128, dtype=torch.uint8))
-    b.images[:, :, 8:24, 8:24] = _shape_images(20, 2)[:, :, 8:24, 8:24]
+    n = 16  # Inception on CPU: ~0.15 s per image on an idle 2-core machine
+    a, b = _Images(_shape_images(n, 1)), _Images(torch.full((n, 3, 32, 32), 128, dtype=torch.uint8))
+    b.images[:, :, 8:24, 8:24] = _shape_images(n, 2)[:, :, 8:24, 8:24]
     common = dict(fid=True, kid=True, feature_extractor="inception-v3-compat", verbose=False, cuda=False,
-                  feature_extractor_weights_path=str(converted), save_cpu_ram=True, kid_subset_size=20,
-                  batch_size=20, cache_root=str(tmp_path), input1_cache_name="set-a")
+                  feature_extractor_weights_path=str(converted), save_cpu_ram=True, kid_subset_size=n,
+                  batch_size=n, cache_root=str(tmp_path), input1_cache_name="set-a")
     same = torch_fidelity.calculate_metrics(input1=a, input2=a, input2_cache_name="set-a", **common)
     diff = torch_fidelity.calculate_metrics(input1=a, input2=b, input2_cache_name="set-b", **common)
     print({"same": same, "different": diff})
     assert abs(same[fidelity.KEY_FID]) < 1e-2
-    # KID's unbiased estimator is not 0 on identical sets: it drops the diagonal of K_XX and
-    # K_YY but not of K_XY, which gives -2 (mean diag - mean off-diag) / n on one set of n
-    assert abs(same[fidelity.KEY_KID]) < 0.1 * diff[fidelity.KEY_KID]
-    assert diff[fidelity.KEY_FID] > 50 * max(abs(same[fidelity.KEY_FID]), 1e-2)
+    assert diff[fidelity.KEY_FID] > 50
+    # KID's estimator is not 0 on identical sets: it drops the diagonals of K_XX and K_YY but
+    # not of K_XY, so one set of n against itself gives -2 (mean diag - mean off-diag) / n < 0
+    assert same[fidelity.KEY_KID] <= 1e-6
     assert diff[fidelity.KEY_KID] > 1e-2
 
 

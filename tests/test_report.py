@@ -14,7 +14,7 @@ from ganzoo.cli import cli
 from ganzoo.report import PAPER_NOT_COMPARABLE, build_ablation_report, build_report
 from ganzoo.report.markdown import markdown_table
 from ganzoo.report.stats import format_mean_std, t_cdf, t_quantile, welch_interval
-from ganzoo.report.tables import ablation_stats, leaderboard_stats
+from ganzoo.report.tables import ablation_stats, leaderboard_stats, metric_columns, throughput_columns
 from ganzoo.store import ResultStore
 
 MODELS = [("stackgan", ""), ("stackgan", "ca=false")]
@@ -150,6 +150,23 @@ def test_single_seed_and_failed_only_groups_are_not_silent(tmp_path):
     ebgan_line = next(line for line in md.splitlines() if line.startswith("| ebgan"))
     assert "| 0 " in ebgan_line and "–" in ebgan_line  # no ok seed, shown as a gap with a count
     assert "nan at step 3" in md
+
+
+def test_dotted_metric_names_are_not_nested_and_throughput_falls_back(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for seed in range(2):
+        store.add_run({"model": "m", "variant": "", "seed": seed, "status": "ok",
+                       "throughput": {"train_images_per_s": None},
+                       "metrics": {"kid": 0.2 + seed, "kid.std": 1e-7 * (1 + seed), "sample-throughput": 10.0 + seed,
+                                   "acc": {"shape": 0.5}}})  # fmt: skip
+    runs = store.runs()
+    flat, nested = metric_columns(runs)
+    assert set(flat) == {"metric.kid", "metric.kid.std", "metric.sample-throughput"}
+    assert nested == {"acc": ["metric.acc.shape"]}
+    assert throughput_columns(runs) == ["metric.sample-throughput"]
+    written = build_report(store, tmp_path / "out")
+    assert "throughput_chart" in written
+    assert "1.5e-07 ± 7.1e-08" in written["markdown"].read_text()
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ganzoo.cli.options import apply_budget, dataset_options, training_options
+from ganzoo.cli.options import apply_budget, dataset_options, speed_options, training_options
 
 
 @click.command("ablate")
@@ -20,7 +20,8 @@ from ganzoo.cli.options import apply_budget, dataset_options, training_options
 @click.option("--eval-samples", type=int, default=None, help="Generated samples per metric.")
 @training_options
 def command(switch, model, settings, seeds, out, resume, eval_samples, dataset, data_dir, dataset_opts, preset, text_encoder,
-            text_norm, steps, epochs, budget, device, num_workers, checkpoint_every, no_progress):
+            text_norm, steps, epochs, budget, device, num_workers, checkpoint_every, no_progress, amp, channels_last, compile_,
+            cudnn_benchmark, tf32, sync_bn):
     """Run MODEL with and without SWITCH (ca = Conditioning Augmentation) over several seeds.
 
     \b
@@ -49,7 +50,8 @@ def command(switch, model, settings, seeds, out, resume, eval_samples, dataset, 
                    dataset_options=dataset_options(data_dir, dataset_opts), text_encoder=text_encoder,
                    text_norm=text_norm or settings_p.get("text_norm", "whiten"),
                    text_norm_dim=int(settings_p.get("text_norm_dim", 64)), num_workers=num_workers,
-                   checkpoint_every=checkpoint_every)
+                   checkpoint_every=checkpoint_every,
+                       speed=speed_options(amp, channels_last, compile_, cudnn_benchmark, tf32), sync_bn=sync_bn)
     apply_budget(base, steps, epochs, budget)
     specs, arm_a, arm_b = ablation_specs(switch, base, parse_seeds(seeds))
     out_dir = Path(out or f"ablate-{switch}-{datetime.now():%Y%m%d-%H%M%S}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ganzoo.cli.options import apply_budget, dataset_options, training_options
+from ganzoo.cli.options import apply_budget, dataset_options, speed_options, training_options
 
 
 @click.command("bench")
@@ -19,7 +19,8 @@ from ganzoo.cli.options import apply_budget, dataset_options, training_options
 @click.option("--eval-samples", type=int, default=None, help="Generated samples per metric (preset default).")
 @training_options
 def command(models, seeds, out, resume, eval_samples, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm, steps,
-            epochs, budget, device, num_workers, checkpoint_every, no_progress):
+            epochs, budget, device, num_workers, checkpoint_every, no_progress, amp, channels_last, compile_,
+            cudnn_benchmark, tf32, sync_bn):
     """Train, evaluate and report every model in MODELS with the same data, budget and metrics.
 
     \b
@@ -51,7 +52,8 @@ def command(models, seeds, out, resume, eval_samples, dataset, data_dir, dataset
                            dataset_options=dataset_options(data_dir, dataset_opts), text_encoder=text_encoder,
                            text_norm=text_norm or settings.get("text_norm", "whiten"),
                            text_norm_dim=int(settings.get("text_norm_dim", 64)), seed=seed,
-                           num_workers=num_workers, checkpoint_every=checkpoint_every)
+                           num_workers=num_workers, checkpoint_every=checkpoint_every,
+                       speed=speed_options(amp, channels_last, compile_, cudnn_benchmark, tf32), sync_bn=sync_bn)
             specs.append(apply_budget(spec, steps, epochs, budget))
     out_dir = Path(out or f"bench-{datetime.now():%Y%m%d-%H%M%S}")
     plan = BenchPlan(bench_id=out_dir.name, out=out_dir, specs=specs, preset=settings,

@@ -62,7 +62,19 @@ def training_options(f):
         click.option("--num-workers", type=int, default=0, show_default=True, help="DataLoader worker processes."),
         click.option("--checkpoint-every", type=int, default=500, show_default=True, help="Steps between checkpoints."),
         click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+        click.option("--amp", type=click.Choice(["none", "bf16", "fp16"]), default="none", show_default=True,
+                     help="Autocast dtype for training steps."),
+        click.option("--channels-last", is_flag=True, help="channels_last memory format for networks and images."),
+        click.option("--compile", "compile_", is_flag=True, help="torch.compile every network."),
+        click.option("--cudnn-benchmark", is_flag=True, help="cuDNN autotuning (GPU)."),
+        click.option("--tf32", is_flag=True, help="TF32 matmuls and convolutions (Ampere+ GPUs)."),
+        click.option("--sync-bn", is_flag=True, help="SyncBatchNorm across ranks under torchrun (GPU)."),
     ]
     for d in reversed(decorators):
         f = d(f)
     return f
+
+
+def speed_options(amp, channels_last, compile_, cudnn_benchmark, tf32) -> dict:
+    return {"amp": amp, "channels_last": channels_last, "compile": compile_,
+            "cudnn_benchmark": cudnn_benchmark, "tf32": tf32}

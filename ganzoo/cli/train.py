@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ganzoo.cli.options import apply_budget, dataset_options, parse_model_variant, training_options
+from ganzoo.cli.options import apply_budget, dataset_options, speed_options, parse_model_variant, training_options
 from ganzoo.config import parse_overrides
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.runs import RunSpec
@@ -22,7 +22,8 @@ from ganzoo.runs import RunSpec
               help="Continue the interrupted run in this directory.")
 @training_options
 def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm,
-            steps, epochs, budget, device, num_workers, checkpoint_every, no_progress):
+            steps, epochs, budget, device, num_workers, checkpoint_every, no_progress, amp, channels_last, compile_,
+            cudnn_benchmark, tf32, sync_bn):
     """Train one model on one dataset and save it as a run directory.
 
     \b
@@ -45,10 +46,15 @@ def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, data
         spec = RunSpec(model=name, preset=preset, overrides=overrides, dataset=dataset,
                        dataset_options=dataset_options(data_dir, dataset_opts), text_encoder=text_encoder,
                        text_norm=text_norm or _preset_text_norm(preset), seed=seed, num_workers=num_workers,
-                       checkpoint_every=checkpoint_every)
+                       checkpoint_every=checkpoint_every,
+                       speed=speed_options(amp, channels_last, compile_, cudnn_benchmark, tf32), sync_bn=sync_bn)
         apply_budget(spec, steps, epochs, budget)
         run_dir = Path(out or f"runs/{name}-{datetime.now():%Y%m%d-%H%M%S}")
     result = train(spec, run_dir, device=device, resume=bool(resume_dir), progress=not no_progress)
+    from ganzoo.distributed import info
+
+    if not info().is_main:
+        return
     ips = result.train_stats.get("train_images_per_s")
     click.echo(f"{result.status}: {result.steps} steps, {result.images_seen} images in {result.wall_time_s:.1f}s"
                + (f" ({ips:.1f} images/s)" if ips else "") + f" -> {run_dir}")

@@ -78,6 +78,8 @@ def curves_chart(curves: pd.DataFrame, runs: pd.DataFrame, path: Path) -> Path |
                 style["linestyle"] = LINE_STYLES[0 if pd.isna(run["seed"]) else int(run["seed"]) % len(LINE_STYLES)]
             else:
                 label = str(run_id)[:8]
+            if len(points) <= 20:  # few points (short runs): show them, a lone point has no line
+                style.update(marker="o", markersize=3)
             axes.plot(points["step"], points["value"], label=label, **style)
         axes.set_title(name)
         axes.set_xlabel("step")

@@ -14,6 +14,7 @@ from typing import Iterable
 import pandas as pd
 
 from ganzoo.report.stats import decimals_for, format_interval, format_mean_std, format_number, welch_interval
+from ganzoo.store import flatten
 
 GROUP = ["model", "variant"]
 THROUGHPUT_LABELS = {
@@ -48,23 +49,38 @@ def ok_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def metric_columns(runs: pd.DataFrame) -> tuple[list[str], dict[str, list[str]]]:
-    """Top-level metric columns, and nested ones grouped by parent (e.g. caption_accuracy)."""
+    """Top-level metric columns, and nested ones grouped by parent (e.g. caption_accuracy).
+
+    A metric is nested when its value in ``metrics`` is a dict; a key that merely contains a
+    dot (``"kid.std"``) stays a top-level metric.
+    """
+    parents = {
+        str(name)
+        for metrics in runs.get("metrics", pd.Series(dtype=object))
+        for name, value in (metrics or {}).items()
+        if isinstance(value, dict)
+    }
     flat, nested = [], {}
     for column in runs.columns:
         if not column.startswith("metric.") or runs[column].isna().all():
             continue
-        name = column[len("metric.") :]
-        if "." in name:
-            nested.setdefault(name.split(".", 1)[0], []).append(column)
+        parent = next((p for p in parents if column.startswith(f"metric.{p}.")), None)
+        if parent:
+            nested.setdefault(parent, []).append(column)
         else:
             flat.append(column)
     return flat, nested
 
 
 def throughput_columns(runs: pd.DataFrame) -> list[str]:
+    """The recorded ``throughput`` entries; if none has a value, metrics named *throughput*."""
     known = [c for c in THROUGHPUT_LABELS if c in runs.columns]
     others = sorted(c for c in runs.columns if c.startswith("throughput.") and c not in THROUGHPUT_LABELS)
-    return [c for c in known + others if not runs[c].isna().all()]
+    found = [c for c in known + others if not runs[c].isna().all()]
+    if found:
+        return found
+    flat, _ = metric_columns(runs)
+    return [c for c in flat if "throughput" in c]
 
 
 def column_label(column: str) -> str:
@@ -84,10 +100,14 @@ def group_stats(runs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return ok.groupby(GROUP, sort=True)[columns].agg(["mean", "std", "count"])
 
 
+def leaderboard_columns(runs: pd.DataFrame) -> list[str]:
+    flat, _ = metric_columns(runs)
+    return list(dict.fromkeys(flat + throughput_columns(runs) + _resource_columns(runs)))
+
+
 def leaderboard_stats(runs: pd.DataFrame) -> pd.DataFrame:
     """Numeric leaderboard: per (model, variant), mean/std/count of every metric and throughput."""
-    flat, _ = metric_columns(runs)
-    return group_stats(runs, flat + throughput_columns(runs) + _resource_columns(runs))
+    return group_stats(runs, leaderboard_columns(runs))
 
 
 def _resource_columns(runs: pd.DataFrame) -> list[str]:
@@ -132,8 +152,7 @@ def metric_directions(runs: pd.DataFrame) -> dict[str, str]:
 
 def leaderboard_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Formatted leaderboard; a metric's header gets ↑/↓ when metric_info says which way is better."""
-    flat, _ = metric_columns(runs)
-    table = _formatted_groups(runs, flat + throughput_columns(runs) + _resource_columns(runs))
+    table = _formatted_groups(runs, leaderboard_columns(runs))
     arrows = metric_directions(runs)
     table = table.rename(columns={n: f"{n} {a}" for n, a in arrows.items() if n in table.columns})
     budgets = prepare(runs).groupby(GROUP, sort=True)["budget"].agg(joined_unique).tolist()
@@ -211,34 +230,26 @@ def unavailable_table(runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def provenance_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """How each metric was computed (feature extractor, weights, sample count, reference set)."""
-    runs = prepare(runs)
-    found: dict[tuple[str, str], list[str]] = {}
-    for row in runs.itertuples():
-        for metric, info in (row.metric_info or {}).items():
-            key = (str(metric), json.dumps(info, sort_keys=True, default=str))
-            labels = found.setdefault(key, [])
-            label = arm_label(row.model, row.variant)
-            if label not in labels:
-                labels.append(label)
-    records = []
-    for (metric, info_json), labels in sorted(found.items()):
-        info = json.loads(info_json)
-        record = {"metric": metric}
-        if isinstance(info, dict):
-            record.update({k: _short(v) for k, v in info.items()})
-        else:
-            record["description"] = _short(info)
-        record["runs of"] = ", ".join(labels)
-        records.append(record)
-    if not records:
-        return pd.DataFrame(columns=["metric"])
-    frame = pd.DataFrame(records)
-    if len({r["metric"] for r in records}) == len(records) and len({r["runs of"] for r in records}) == 1:
-        frame = frame.drop(columns=["runs of"])  # identical for every run: no need to say whose
-    columns = ["metric"] + [c for c in frame.columns if c != "metric"]
-    return frame[columns].fillna("–")
+def provenance_table(runs: pd.DataFrame, max_values: int = 3) -> pd.DataFrame:
+    """How each metric was computed, one row per (metric, property) of ``metric_info``.
+
+    Nested info is flattened (``reference.split``); a property that differs between runs
+    (e.g. a per-seed sample seed) lists its distinct values.
+    """
+    values: dict[tuple[str, str], list[str]] = {}
+    for info in runs["metric_info"]:
+        for metric, entry in (info or {}).items():
+            entry = flatten(entry) if isinstance(entry, dict) else {"description": entry}
+            for key, value in entry.items():
+                seen = values.setdefault((str(metric), str(key)), [])
+                if _short(value) not in seen:
+                    seen.append(_short(value))
+    rows = []
+    for (metric, key), seen in values.items():
+        shown = " / ".join(seen[:max_values]) + (f" / … ({len(seen)} values)" if len(seen) > max_values else "")
+        rows.append({"metric": metric, "property": key, "value": shown})
+    frame = pd.DataFrame(rows, columns=["metric", "property", "value"])
+    return frame.sort_values(["metric"], kind="stable").reset_index(drop=True)
 
 
 def _short(value) -> str:
@@ -265,7 +276,7 @@ def ablation_stats(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float
     """Per metric (and throughput): each arm's mean/std/n and the Welch interval of b - a."""
     runs = ok_runs(prepare(runs))
     flat, nested = metric_columns(runs)
-    columns = flat + [c for cols in nested.values() for c in cols] + throughput_columns(runs)
+    columns = list(dict.fromkeys(flat + [c for cols in nested.values() for c in cols] + throughput_columns(runs)))
     arms = [runs[(runs["model"] == m) & (runs["variant"] == v)] for m, v in (arm_a, arm_b)]
     records = []
     for column in columns:

@@ -71,18 +71,19 @@ def predict(net: AttributeNet, images: torch.Tensor, batch_size: int = 500) -> d
     return {a: torch.cat(v) for a, v in out.items()}
 
 
-def accuracy(net: AttributeNet, split, size: int) -> dict[str, float]:
-    """Per-attribute and exact-match accuracy on every real image of ``split`` at ``size`` px."""
-    images = split.load_images(range(len(split)), size, train=False)
+def accuracy(net: AttributeNet, split, size: int, limit: int | None = None) -> dict[str, float]:
+    """Per-attribute and exact-match accuracy on the real images of ``split`` (the first ``limit``)."""
+    n = min(len(split), limit or len(split))
+    images = split.load_images(range(n), size, train=False)
     pred = predict(net, images)
-    correct = {a: pred[a] == split.attributes[a] for a in pred}
+    correct = {a: pred[a] == split.attributes[a][:n] for a in pred}
     out = {a: float(c.float().mean()) for a, c in correct.items()}
     out["exact"] = float(torch.stack(list(correct.values())).all(0).float().mean())
     return out
 
 
-def measure(net: AttributeNet, split, sizes=EVAL_SIZES) -> dict[str, dict[str, float]]:
-    return {f"{s}px": accuracy(net, split, s) for s in sizes}
+def measure(net: AttributeNet, split, sizes=EVAL_SIZES, limit: int | None = None) -> dict[str, dict[str, float]]:
+    return {f"{s}px": accuracy(net, split, s, limit) for s in sizes}
 
 
 def timed_train(steps: int, seed: int, batch_size: int, log=None) -> tuple[AttributeNet, float]:
