@@ -49,6 +49,7 @@ class BenchPlan:
     preset: dict[str, Any]
     device: str
     eval_split: str = "test"
+    inception_weights: Path | None = None
     progress: bool = True
     resume: bool = False
     command: str = field(default_factory=command_line)
@@ -61,8 +62,11 @@ def run_key(spec: RunSpec) -> str:
 
 def run_bench(plan: BenchPlan) -> dict:
     """Train, evaluate and record every run of ``plan``; then export and report. Returns paths."""
+    from ganzoo import distributed
     from ganzoo.store import ResultStore
 
+    if not distributed.info().is_main:
+        return _train_only(plan)
     plan.out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(plan.out / "results.sqlite")
     done = store.finished_keys()
@@ -78,6 +82,25 @@ def run_bench(plan: BenchPlan) -> dict:
             store.add_curve_points(run_id, curves)
         _echo_row(row)
     return finish(plan, store)
+
+
+def _train_only(plan: BenchPlan) -> dict:
+    """Ranks other than 0 under torchrun: take part in training; rank 0 evaluates and writes."""
+    from ganzoo.harness import train
+    from ganzoo.store import ResultStore
+
+    store_path = plan.out / "results.sqlite"
+    done = ResultStore(store_path).finished_keys() if store_path.exists() else set()
+    for spec in plan.specs:
+        run_dir = plan.out / "runs" / run_key(spec)
+        if (plan.bench_id, spec.model, spec.variant(), spec.seed) in done:
+            continue
+        try:
+            train(replace(spec), run_dir, device=plan.device, progress=False,
+                  resume=plan.resume and (run_dir / "checkpoint" / "state.json").exists())
+        except GanzooError:
+            pass  # rank 0 records the failure
+    return {}
 
 
 def finish(plan: BenchPlan, store) -> dict:
@@ -133,7 +156,8 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
     table = run.embeddings(split)
     ctx = EvalContext(model=run.model, split=split, embeddings=table, dataset_name=run.spec.dataset,
                       num_samples=int(plan.preset["eval_samples"]), batch_size=int(plan.preset["eval_batch"]),
-                      seed=run.spec.seed, device=plan.device, train_stats=train_stats)
+                      seed=run.spec.seed, device=plan.device, train_stats=train_stats,
+                      inception_weights=plan.inception_weights)
     result = evaluate(ctx, list(plan.preset["metrics"]))
     # grid: the first captions of distinct test images, several z each
     n_cap, n_z = int(plan.preset["grid_captions"]), int(plan.preset["grid_samples"])
@@ -143,8 +167,9 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
     rows = generate_rows(run.model, table[cap_ids], n_z, seed=run.spec.seed)
     grid = save_grid(run_dir / "samples.png", rows, captions)
     values = result["values"]
-    throughput = {"train_images_per_s": train_stats.get("train_images_per_s"),
-                  "sample_images_per_s": values.get("sample_images_per_s"),
+    rates = train_stats.get("train_images_per_s") or {}
+    throughput = {**{f"train_images_per_s.{k}": v for k, v in rates.items()},
+                  "sample_images_per_s": values.get("sample-throughput"),
                   "speed": train_stats.get("speed"), "dtype": train_stats.get("dtype"),
                   "batch_size": train_stats.get("batch_size"), "device": train_stats.get("device_name")}
     return {"metrics": values, "unavailable": result["unavailable"], "metric_info": result["info"],

@@ -1,6 +1,6 @@
 """Glue to torch-fidelity: streaming generated samples, cached real statistics, Inception weights.
 
-* :class:`GeneratedImages` is a ``GenerativeModelBase`` that serves the samples of a
+* :func:`generated_images` gives a ``GenerativeModelBase`` that serves the samples of a
   :class:`ganzoo.metrics.SampleStream` as uint8: captions and latents are drawn by ganzoo
   (``num_classes = 0``; torch-fidelity's own noise is ignored, and its class-conditional
   path crashes on numpy >= 1.24), so nothing is written to disk.
@@ -13,13 +13,19 @@
   is always passed explicitly, so torch-fidelity never tries to download.
 
 torch-fidelity quirks handled here: ``save_cpu_ram=True`` is its only switch for DataLoader
-workers (otherwise min(4, 2 x cores)); ``kid_subset_size`` must not exceed either sample
-count; it loads weight files with ``torch.load(weights_only=False)``, so a user-given file
-is first opened here with ``weights_only=True`` and rejected unless it holds only tensors.
+workers (otherwise min(4, 2 x cores); it also makes PRC compute distances in chunks, same
+result); ``kid_subset_size`` must not exceed either sample count, so it is min(1000, n) --
+when it equals n every KID subset is the whole set and ``kid.std`` is ~0; ``isc_splits``
+is min(10, n). It loads weight files with ``torch.load(weights_only=False)``, so a
+user-given file is first opened here with ``weights_only=True`` and rejected unless it holds
+only tensors; its statistics cache (under ``<cache_dir>/fidelity``) is loaded the same way,
+so the cache folder must be one only ganzoo writes. FID takes ``np.linalg.eigvals`` of a
+2048 x 2048 product: ~10 s on a busy 2-core CPU whatever the sample count.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,35 +51,39 @@ KEY_PRECISION, KEY_RECALL, KEY_F_SCORE = "precision", "recall", "f_score"
 
 
 # ---- inputs -------------------------------------------------------------------------------
-class GeneratedImages:
-    """Factory for the torch-fidelity generator input (a class is built lazily so that
-    importing this module does not import torch-fidelity)."""
+def generated_images(ctx: EvalContext):
+    """torch-fidelity's generator input for the samples of ``ctx`` (a ``GenerativeModelBase``)."""
+    return _generated_class()(SampleStream(ctx), ctx.device)
 
-    def __new__(cls, ctx: EvalContext):
-        from torch_fidelity import GenerativeModelBase
 
-        class _Generated(GenerativeModelBase):
-            def __init__(self, stream: SampleStream, device: str):
-                super().__init__()
-                self.stream, self.out_device = stream, device
+@functools.lru_cache(maxsize=1)
+def _generated_class():
+    from torch_fidelity import GenerativeModelBase  # imported on first use: `ganzoo list` stays fast
 
-            @property
-            def z_size(self):
-                return 1  # torch-fidelity's noise is unused: the stream draws its own latents
+    class GeneratedImages(GenerativeModelBase):
+        """Serves a :class:`SampleStream` as uint8 batches; torch-fidelity's noise only sets the batch size."""
 
-            @property
-            def z_type(self):
-                return "normal"
+        def __init__(self, stream: SampleStream, device: str):
+            super().__init__()
+            self.stream, self.out_device = stream, device
 
-            @property
-            def num_classes(self):
-                return 0
+        @property
+        def z_size(self):
+            return 1
 
-            def forward(self, noise):
-                batch = self.stream.next(int(noise.shape[0]))
-                return to_uint8(batch.images).to(self.out_device)
+        @property
+        def z_type(self):
+            return "normal"
 
-        return _Generated(SampleStream(ctx), ctx.device)
+        @property
+        def num_classes(self):
+            return 0
+
+        def forward(self, noise):
+            batch = self.stream.next(int(noise.shape[0]))
+            return to_uint8(batch.images).to(self.out_device)
+
+    return GeneratedImages
 
 
 class RealImages(torch.utils.data.Dataset):
@@ -178,7 +188,7 @@ def run_fidelity(ctx: EvalContext, *, isc: bool = False, fid: bool = False, kid:
                                       f"{feature_extractor}|{tag}")
     cache_root = ctx.resolved_cache_dir() / "fidelity"
     kwargs = dict(
-        input1=GeneratedImages(ctx), input1_model_num_samples=n_gen,
+        input1=generated_images(ctx), input1_model_num_samples=n_gen,
         isc=isc, fid=fid, kid=kid, prc=prc,
         feature_extractor=feature_extractor,
         cuda=str(ctx.device).startswith("cuda"), batch_size=int(ctx.batch_size), rng_seed=int(ctx.seed),

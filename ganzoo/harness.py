@@ -73,11 +73,12 @@ class Progress:
             self.bar.close()
 
 
-def build_model(spec: RunSpec, text_dim: int, device: str):
-    reg = get_registry()
-    model_cls = reg.model(spec.model)
+def resolve_model_config(spec: RunSpec) -> tuple[type, dict]:
+    """The model class and its resolved config; bad names, keys and values fail here, before any work."""
+    model_cls = get_registry().model(spec.model)
     config = model_cls.make_config(spec.preset, spec.overrides, dataset=spec.dataset, name=spec.model)
-    return model_cls(config, text_dim=text_dim, device=device), config
+    model_cls._validate_common(config)
+    return model_cls, config
 
 
 def _to_device(batch: dict, device: torch.device) -> dict:
@@ -123,13 +124,17 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     seed_everything(spec.seed, spec.deterministic)
     apply_global(speed)
     reg = get_registry()
+    model_cls, config = resolve_model_config(spec)
+    if spec.text_encoder is not None:
+        reg.get("text encoder", spec.text_encoder)
     dataset = reg.dataset(spec.dataset, **spec.dataset_options)
     train_split = dataset.split("train")
     if spec.text_encoder is None:
         spec.text_encoder = dataset.default_text_encoder
     conditioner = Conditioner.fit(spec, train_split)
     table = conditioner.split_table(train_split)
-    model, config = build_model(spec, conditioner.dim, device)
+    seed_everything(spec.seed, spec.deterministic)  # model init does not depend on caption encoding
+    model = model_cls(config, text_dim=conditioner.dim, device=device)
     env = environment(device)
     env["world_size"] = dist_info.world_size
     distributed.barrier()  # every rank has checked the run directory before rank 0 writes to it
@@ -174,7 +179,7 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
                    progress and main, initial=state["step"])
     status, reason, losses_f = "ok", "", {}
     start = time.perf_counter() - state["elapsed_s"]
-    timed_start, timed_images = None, 0
+    timer = PhaseTimer()
     model.train()
     try:
         for batch in loader:
@@ -197,10 +202,7 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
                 status = "diverged"
                 reason = f"non-finite loss at step {state['step']}: " + ", ".join(f"{k}={v}" for k, v in bad.items())
                 break
-            if state["step"] == WARMUP_STEPS:
-                timed_start, timed_images = time.perf_counter(), 0
-            elif timed_start is not None:
-                timed_images += model.batch_size
+            timer.tick(getattr(model, "phase", "train"), model.batch_size)
             state["epoch"], state["step_in_epoch"] = batch["epoch"], batch["step_in_epoch"] + 1
             if state["step_in_epoch"] >= per_epoch:
                 model.end_epoch(state["epoch"])
@@ -227,9 +229,8 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
         print(f"[rank {dist_info.rank}/{dist_info.world_size}] step {state['step']} weights "
               f"{distributed.weights_digest(model)} buffers {distributed.weights_digest(model, buffers=True)}", flush=True)
         distributed.barrier()
-    elapsed_timed = (time.perf_counter() - timed_start) if timed_start else 0.0
     train_stats = {
-        "train_images_per_s": (timed_images / elapsed_timed) if elapsed_timed > 0 and timed_images else None,
+        "train_images_per_s": timer.rates() or None,
         "peak_memory_mb": memory.peak_mb(),
         "device": str(device), "device_name": env["device_name"], "dtype": speed.dtype_name,
         "speed": speed.label(), "world_size": dist_info.world_size,
@@ -240,6 +241,31 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     if main:
         atomic_write_text(run_dir / "result.json", json.dumps(result.to_json(), indent=1, default=str))
     return result
+
+
+class PhaseTimer:
+    """Images/s per training phase (e.g. StackGAN's stage1/stage2), skipping each phase's warm-up steps.
+
+    Each interval runs from the end of one iteration to the end of the next, so it covers
+    data loading and the step; the per-step loss read-back synchronises the device.
+    """
+
+    def __init__(self, warmup: int = WARMUP_STEPS):
+        self.warmup, self.last = warmup, time.perf_counter()
+        self.seen: dict[str, int] = {}
+        self.time: dict[str, float] = {}
+        self.images: dict[str, int] = {}
+
+    def tick(self, phase: str, images: int) -> None:
+        now = time.perf_counter()
+        self.seen[phase] = self.seen.get(phase, 0) + 1
+        if self.seen[phase] > self.warmup:
+            self.time[phase] = self.time.get(phase, 0.0) + (now - self.last)
+            self.images[phase] = self.images.get(phase, 0) + images
+        self.last = now
+
+    def rates(self) -> dict[str, float]:
+        return {p: self.images[p] / t for p, t in self.time.items() if t > 0}
 
 
 def _max_steps(spec: RunSpec, batch_size: int, per_epoch: int) -> int | None:

@@ -95,6 +95,11 @@ class GanzooModel:
         return int(self.config["image_size"])
 
     @property
+    def phase(self) -> str:
+        """Name of the current training phase (throughput is reported per phase, e.g. stage1/stage2)."""
+        return "train"
+
+    @property
     def z_dim(self) -> int:
         return int(self.config.get("z_dim", 100))
 

@@ -150,7 +150,7 @@ def test_weights_resolution_offline_and_user_files(cache_dir, converted, tmp_pat
             return (print, ("code ran",))
 
     bad = tmp_path / "evil.pth"
-    bad.write_bytes(pickle.dumps({"Mixed_7c.branch_pool.conv.weight": Evil()}))
+    bad.write_bytes(pickle.dumps({"Mixed_7c.branch_pool.conv.weight": Evil()}, protocol=2))
     ctx.inception_weights = bad
     with pytest.raises(UsageError, match="tensor-only"):
         fidelity.resolve_inception_weights(ctx)
@@ -164,18 +164,54 @@ def test_no_inception_weights_at_all(monkeypatch, tmp_path, no_network):
     assert fidelity.resolve_inception_weights(ctx) == fidelity.NO_INCEPTION
 
 
-def test_evaluate_is_fid_kid_offline_streams_without_download(cache_dir, converted, no_network, shapes_split):
+def test_torch_fidelity_download_is_used_when_present(converted, tmp_path, no_network):
+    from ganzoo.metrics import EvalContext
+
+    hub_file = fidelity.torch_fidelity_download_path()
+    assert str(hub_file).startswith(str(tmp_path))  # TORCH_HOME points into tmp_path
+    hub_file.parent.mkdir(parents=True)
+    state = torch.load(converted, weights_only=True)
+    state["fc.weight"] = torch.randn(state["fc.weight"].shape, generator=torch.Generator().manual_seed(0))
+    torch.save(state, hub_file)
+    ctx = EvalContext(model=None, split=None, embeddings=torch.zeros(1, 1), dataset_name="x", cache_dir=tmp_path)
+    w = fidelity.resolve_inception_weights(ctx)
+    assert w.path == hub_file and w.has_classifier and w.source == "torch-fidelity download"
+
+
+def test_offline_weights_give_no_inception_score(cache_dir, converted, no_network, shapes_split):
     from ganzoo.metrics import evaluate
     from ganzoo_metrics.reference_models import RealImageModel
 
     ctx = RealImageModel(shapes_split, 32).context(shapes_split, num_samples=10, batch_size=5, cache_dir=cache_dir)
-    out = evaluate(ctx, ["is", "fid", "kid"])
-    assert out["unavailable"]["is"] == fidelity.NO_CLASSIFIER and "is" not in out["values"]
-    assert math.isfinite(out["values"]["fid"]) and out["values"]["fid"] > 0
-    assert math.isfinite(out["values"]["kid"])
+    out = evaluate(ctx, ["is"])
+    assert out == {"values": {}, "unavailable": {"is": fidelity.NO_CLASSIFIER},
+                   "info": {"is": {"weights": str(converted), "weights_source": out["info"]["is"]["weights_source"]}}}
+    assert "offline" in out["info"]["is"]["weights_source"]
+
+
+def test_evaluate_streams_into_torch_fidelity_without_download(cache_dir, converted, tmp_path, no_network,
+                                                              shapes_split):
+    """is + fid + kid in one torch-fidelity call, prc in its own; the weights file has a (random)
+    classifier so that the IS path runs too."""
+    from ganzoo.metrics import evaluate
+    from ganzoo_metrics.reference_models import RealImageModel
+
+    state = torch.load(converted, weights_only=True)
+    state["fc.weight"] = torch.randn(state["fc.weight"].shape, generator=torch.Generator().manual_seed(0)) * 0.01
+    user = tmp_path / "inception-with-fc.pth"
+    torch.save(state, user)
+    ctx = RealImageModel(shapes_split, 32).context(shapes_split, num_samples=10, batch_size=5, cache_dir=cache_dir,
+                                                    inception_weights=user)
+    out = evaluate(ctx, ["is", "fid", "kid", "prc"])
+    v = out["values"]
+    assert out["unavailable"] == {}
+    assert 1.0 <= v["is"] <= 10 and math.isfinite(v["is.std"])
+    assert math.isfinite(v["fid"]) and v["fid"] > 0 and math.isfinite(v["kid"])
+    assert 0 <= v["prc.precision"] <= 1 and 0 <= v["prc.recall"] <= 1
     info = out["info"]["fid"]
     assert info["samples"] == {"num_samples": 10, "batch_size": 5, "seed": 0, "dataset": "shapes", "split": "test"}
-    assert info["kid_subset_size"] == 10 and "offline" in info["weights_source"]
-    assert sorted(info["computed_together"]) == ["fid", "kid"]
+    assert info["kid_subset_size"] == 10 and info["weights_source"] == "--inception-weights"
+    assert sorted(info["computed_together"]) == ["fid", "is", "kid"]
+    assert "Inception pool3" in out["info"]["prc"]["features"]
     cached = list((cache_dir / "fidelity").glob(f"{info['reference']['cache_name']}-*"))
     assert cached, "real statistics were not cached under the hashed name"

@@ -9,7 +9,7 @@ import torch
 from ganzoo import hookimpl
 from ganzoo.data import CaptionedSplit
 from ganzoo.errors import GanzooError, UnknownNameError
-from ganzoo.fidelity import GeneratedImages, RealImages, reference_cache_name
+from ganzoo.fidelity import RealImages, generated_images, reference_cache_name
 from ganzoo.metrics import Metric, MetricResult, SampleStream, draw_captions, evaluate, to_uint8
 from ganzoo.registry import register_plugin, unregister_plugin
 from ganzoo_metrics.reference_models import NoiseModel, RealImageModel
@@ -64,7 +64,7 @@ def test_sample_stream_is_identical_on_every_pass_and_matches_captions(split):
 def test_generated_images_feed_torch_fidelity_uint8_without_classes(split):
     model = RealImageModel(split, 16)
     ctx = model.context(split, num_samples=5, batch_size=5)
-    gen = GeneratedImages(ctx)
+    gen = generated_images(ctx)
     from torch_fidelity import GenerativeModelBase
 
     assert isinstance(gen, GenerativeModelBase) and gen.num_classes == 0

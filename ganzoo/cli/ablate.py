@@ -17,9 +17,11 @@ from ganzoo.cli.options import apply_budget, dataset_options, speed_options, tra
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds per arm.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Output directory.")
 @click.option("--resume", is_flag=True, help="Skip runs already in the store.")
+@click.option("--inception-weights", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="torch-fidelity InceptionV3 weights (enables IS; default: offline FID weights, IS unavailable).")
 @click.option("--eval-samples", type=int, default=None, help="Generated samples per metric.")
 @training_options
-def command(switch, model, settings, seeds, out, resume, eval_samples, dataset, data_dir, dataset_opts, preset, text_encoder,
+def command(switch, model, settings, seeds, out, resume, inception_weights, eval_samples, dataset, data_dir, dataset_opts, preset, text_encoder,
             text_norm, steps, epochs, budget, device, num_workers, checkpoint_every, no_progress, amp, channels_last, compile_,
             cudnn_benchmark, tf32, sync_bn):
     """Run MODEL with and without SWITCH (ca = Conditioning Augmentation) over several seeds.
@@ -56,6 +58,7 @@ def command(switch, model, settings, seeds, out, resume, eval_samples, dataset, 
     specs, arm_a, arm_b = ablation_specs(switch, base, parse_seeds(seeds))
     out_dir = Path(out or f"ablate-{switch}-{datetime.now():%Y%m%d-%H%M%S}")
     plan = BenchPlan(bench_id=out_dir.name, out=out_dir, specs=specs, preset=settings_p,
-                     device=resolve_bench_device(device), progress=not no_progress, resume=resume)
+                     device=resolve_bench_device(device), progress=not no_progress, resume=resume,
+                     inception_weights=Path(inception_weights) if inception_weights else None)
     written = run_ablation(plan, arm_a, arm_b)
     click.echo(f"\nablation report: {written['ablation'].get('html', out_dir / 'ablation')}")

@@ -16,9 +16,11 @@ from ganzoo.cli.options import apply_budget, dataset_options, speed_options, tra
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds; each model runs once per seed.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Output directory (default bench-TIME).")
 @click.option("--resume", is_flag=True, help="Skip runs already in the store; continue an interrupted run.")
+@click.option("--inception-weights", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="torch-fidelity InceptionV3 weights (enables IS; default: offline FID weights, IS unavailable).")
 @click.option("--eval-samples", type=int, default=None, help="Generated samples per metric (preset default).")
 @training_options
-def command(models, seeds, out, resume, eval_samples, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm, steps,
+def command(models, seeds, out, resume, inception_weights, eval_samples, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm, steps,
             epochs, budget, device, num_workers, checkpoint_every, no_progress, amp, channels_last, compile_,
             cudnn_benchmark, tf32, sync_bn):
     """Train, evaluate and report every model in MODELS with the same data, budget and metrics.
@@ -57,6 +59,7 @@ def command(models, seeds, out, resume, eval_samples, dataset, data_dir, dataset
             specs.append(apply_budget(spec, steps, epochs, budget))
     out_dir = Path(out or f"bench-{datetime.now():%Y%m%d-%H%M%S}")
     plan = BenchPlan(bench_id=out_dir.name, out=out_dir, specs=specs, preset=settings,
-                     device=resolve_bench_device(device), progress=not no_progress, resume=resume)
+                     device=resolve_bench_device(device), progress=not no_progress, resume=resume,
+                     inception_weights=Path(inception_weights) if inception_weights else None)
     written = run_bench(plan)
     click.echo(f"\nreport: {written.get('html', out_dir / 'report')}")

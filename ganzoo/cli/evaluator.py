@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import platform
 import shlex
-import sys
 from pathlib import Path
 
 import click
@@ -22,7 +21,7 @@ def command():
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("shapes_evaluator.safetensors"),
               show_default=True, help="Weights file to write; a .json report is written beside it.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--steps", type=int, default=3000, show_default=True)
+@click.option("--steps", type=int, default=1500, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--threads", type=int, default=None,
               help="torch CPU threads (default: torch's choice; 1 is fastest on a busy 2-core machine).")
@@ -47,14 +46,16 @@ def train_cmd(out: Path, seed: int, steps: int, batch_size: int, threads: int | 
     split = get_registry().dataset("shapes", seed=0).split("test")
     acc = evaluator_train.measure(reloaded, split, limit=test_images)
     report = {
-        "command": "ganzoo evaluator train " + shlex.join(sys.argv[sys.argv.index("train") + 1:]
-                                                           if "train" in sys.argv else []),
-        "seed": seed, "steps": steps, "batch_size": batch_size, "learning_rate": 2e-3,
+        "command": shlex.join(["ganzoo", "evaluator", "train", "--out", str(out), "--seed", str(seed),
+                               "--steps", str(steps), "--batch-size", str(batch_size)]
+                              + (["--threads", str(threads)] if threads else [])),
+        "seed": seed, "steps": steps, "batch_size": batch_size, "learning_rate": evaluator_train.LEARNING_RATE,
         "train_sizes": list(evaluator_train.TRAIN_SIZES), "input_size": evaluator.INPUT_SIZE,
         "noise_max": evaluator_train.NOISE_MAX,
         "train_seconds": round(seconds, 1), "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__, "python": platform.python_version(),
         "parameters": sum(p.numel() for p in net.parameters()),
+        "feature_scale": float(net.feature_scale),
         "test_split": {"dataset": "shapes", "dataset_seed": 0, "split": "test", "images": min(len(split), test_images or len(split))},
         "test_accuracy": acc,
     }

@@ -55,9 +55,10 @@ def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, data
 
     if not info().is_main:
         return
-    ips = result.train_stats.get("train_images_per_s")
+    rates = result.train_stats.get("train_images_per_s") or {}
+    shown = ", ".join(f"{phase} {ips:.1f} images/s" for phase, ips in rates.items())
     click.echo(f"{result.status}: {result.steps} steps, {result.images_seen} images in {result.wall_time_s:.1f}s"
-               + (f" ({ips:.1f} images/s)" if ips else "") + f" -> {run_dir}")
+               + (f" ({shown})" if shown else "") + f" -> {run_dir}")
     if result.status != "ok":
         raise GanzooError(f"run {result.status}: {result.reason}")
 

@@ -5,7 +5,7 @@ was trained on renders at 16..128 px (see :mod:`ganzoo_metrics.evaluator_train`)
 answer does not depend on a model's output size. It gives
 
 * per-attribute log-probabilities (caption accuracy, R-precision),
-* 128-d penultimate features (domain FID / KID), and
+* 128-d penultimate features divided by their RMS on renders (domain FID / KID), and
 * ``logits_unbiased``: log-probabilities over the joint of :data:`IS_ATTRIBUTES`
   (shape x colour, 40 classes) taken as the product of the two predicted marginals. The
   domain Inception Score is torch-fidelity's IS over that 40-way distribution (at most 40:
@@ -52,6 +52,9 @@ class AttributeNet(nn.Module):
         self.body = nn.Sequential(_block(3, 16), _block(16, 32), _block(32, 64), _block(64, 64), nn.Flatten(),
                                   nn.Linear(64 * (INPUT_SIZE // 16) ** 2, FEATURE_DIM), nn.ReLU(inplace=True))
         self.heads = nn.ModuleDict({a: nn.Linear(FEATURE_DIM, len(v)) for a, v in self.attribute_values.items()})
+        # RMS of the features on rendered images, set after training: domain FID/KID use
+        # features / feature_scale, so KID's cubic kernel (x.y/d + 1)^3 stays near 1
+        self.register_buffer("feature_scale", torch.ones(()))
 
     @staticmethod
     def prepare(images: torch.Tensor) -> torch.Tensor:
@@ -147,7 +150,7 @@ def _extractor_class():
 
         def forward(self, x):
             feats, logits = self.net(x)
-            out = {"features": feats, "logits_unbiased": joint_log_probs(logits)}
+            out = {"features": feats / self.net.feature_scale, "logits_unbiased": joint_log_probs(logits)}
             return tuple(out[f].float() for f in self.features_list)
 
         @staticmethod

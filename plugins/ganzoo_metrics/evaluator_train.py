@@ -21,6 +21,7 @@ from ganzoo_metrics.evaluator import AttributeNet
 
 TRAIN_SIZES = (16, 24, 32, 48, 64, 96, 128)
 EVAL_SIZES = (16, 32, 64, 128)
+LEARNING_RATE = 2e-3  # Adam, cosine decay to 0
 NOISE_MAX = 0.1  # per-image Gaussian noise std, uniform in [0, NOISE_MAX] (images in [-1, 1])
 
 
@@ -37,7 +38,7 @@ def random_batch(n: int, size: int, g: torch.Generator) -> tuple[torch.Tensor, d
     return images, attrs
 
 
-def train(steps: int, seed: int = 0, batch_size: int = 64, lr: float = 2e-3, log=None) -> AttributeNet:
+def train(steps: int, seed: int = 0, batch_size: int = 64, lr: float = LEARNING_RATE, log=None) -> AttributeNet:
     from ganzoo_shapes import ATTRIBUTE_VALUES
 
     torch.manual_seed(seed)
@@ -57,7 +58,23 @@ def train(steps: int, seed: int = 0, batch_size: int = 64, lr: float = 2e-3, log
         sched.step()
         if log is not None and (step % 100 == 0 or step == steps - 1):
             log(f"step {step:5d}/{steps}  size {size:3d}  loss {loss.detach().item():.4f}")
-    return net.eval().requires_grad_(False)
+    net.eval().requires_grad_(False)
+    set_feature_scale(net, seed)
+    return net
+
+
+@torch.no_grad()
+def set_feature_scale(net: AttributeNet, seed: int, n: int = 512) -> None:
+    """Store the RMS of the features over ``n`` fresh renders at the evaluator's input size."""
+    images, _ = random_batch(n, net_input_size(), torch.Generator().manual_seed(seed + 1))
+    feats, _ = net(images)
+    net.feature_scale.fill_(float(feats.pow(2).mean().sqrt().clamp_min(1e-6)))
+
+
+def net_input_size() -> int:
+    from ganzoo_metrics.evaluator import INPUT_SIZE
+
+    return INPUT_SIZE
 
 
 @torch.no_grad()

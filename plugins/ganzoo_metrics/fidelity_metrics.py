@@ -132,7 +132,7 @@ class _DomainMetric(Metric):
 
 class DomainIS(_DomainMetric):
     name = "domain-is"
-    description = "Inception Score over the shapes evaluator's shape x colour predictions (max 40)"
+    description = "Inception Score over the shapes evaluator's shape x colour predictions (max 40, and <= samples per split)"
 
 
 class DomainFID(_DomainMetric):

@@ -33,6 +33,16 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def _match_state_layout(opt: torch.optim.Optimizer) -> None:
+    """Give loaded Adam moments their parameter's strides (channels_last): checkpoints store
+    them contiguous, and the fused kernel pairs elements by memory position, not by index."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    opt.state[p][k] = torch.empty_like(p).copy_(v)
+
+
 def stage1_checkpoint_dir(path: str) -> Path:
     """A run directory's ``checkpoint/`` folder, or the given folder itself."""
     p = Path(path).expanduser()
@@ -123,6 +133,8 @@ class StackGAN(GanzooModel):
             init_weights(net)
             if name.endswith("_D") and c["spectral_norm"]:
                 add_spectral_norm(net)
+            # NHWC convolutions: about 30% less CPU time per step than NCHW here (oneDNN)
+            net.to(memory_format=torch.channels_last)
         if train_stage1:
             self._opts["stage1_G"] = _adam(self.stage1_G.parameters(), c["lr_g"], betas, self.device)
             self._opts["stage1_D"] = _adam(self.stage1_D.parameters(), c["lr_d"], betas, self.device)
@@ -185,7 +197,7 @@ class StackGAN(GanzooModel):
         return ca(text.to(self.device))
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        images, text = batch["images"], batch["text"]
+        images, text = batch["images"].contiguous(memory_format=torch.channels_last), batch["text"]
         z = torch.randn(images.shape[0], self.z_dim, device=self.device)
         if self.phase == 1:
             if self.stage == 2:  # in-run Stage-I phase: Stage-I learns from the batch at its own size
@@ -258,9 +270,8 @@ class StackGAN(GanzooModel):
             g.eval()
         try:
             stage1 = self.stage1_G(text, z)
-            if self.stage == 1:
-                return [stage1.image]
-            return [stage1.image, self.stage2_G(text, stage1).image]
+            images = [stage1.image] if self.stage == 1 else [stage1.image, self.stage2_G(text, stage1).image]
+            return [im.contiguous() for im in images]
         finally:
             for g, m in zip(gens, modes):
                 g.train(m)
@@ -281,6 +292,11 @@ class StackGAN(GanzooModel):
         for name, opt in self._opts.items():
             if self._phase_of_opt[name] == phase:
                 _set_lr(opt, self.config["lr_g" if name.endswith("_G") else "lr_d"] * factor)
+
+    def load_state_dict(self, state: dict[str, Any], with_optimizers: bool = True) -> None:
+        super().load_state_dict(state, with_optimizers)
+        for opt in self._opts.values():
+            _match_state_layout(opt)
 
     def extra_state(self) -> dict[str, Any]:
         return {"stage1_iterations": self.stage1_iterations, "stage1_ready": self.stage1_ready,
