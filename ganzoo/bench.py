@@ -197,14 +197,23 @@ def _echo_row(row: dict) -> None:
                f"seed {row['seed']}: {brief}{' - ' + row['reason'] if row.get('reason') else ''}")
 
 
+SUMMARY_METRICS = ["caption-accuracy.shape", "caption-accuracy.colour", "caption-accuracy.size",
+                   "caption-accuracy.position", "caption-accuracy.background", "caption-accuracy.exact",
+                   "r-precision", "fid", "kid", "domain-fid", "sample-throughput"]
+
+
 def print_summary(store) -> None:
+    """A compact end-of-bench table: one line per run, the headline metrics."""
+    import pandas as pd
+
     df = store.runs()
     if df.empty:
         return
-    cols = [c for c in df.columns if c.startswith("metric.") and df[c].notna().any()]
-    keep = ["model", "variant", "seed", "status"] + cols[:8]
-    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 20):
-        click.echo("\n" + df[keep].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    cols = [f"metric.{m}" for m in SUMMARY_METRICS if f"metric.{m}" in df.columns and df[f"metric.{m}"].notna().any()]
+    table = df[["model", "variant", "seed", "status"] + cols].copy()
+    table.columns = [c.removeprefix("metric.").removeprefix("caption-accuracy.") for c in table.columns]
+    with pd.option_context("display.width", 220, "display.max_columns", 30):
+        click.echo("\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 def expand_models(text: str, default: list[str]) -> list[tuple[str, dict]]:

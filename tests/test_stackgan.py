@@ -250,3 +250,18 @@ def test_variant_semantics():
     own.train_step(batch(own))
     assert own.stage1_D.text_proj.weight.shape == (6, TEXT_DIM)
     assert not torch.equal(proj, own.stage1_D.text_proj.weight)
+
+
+def test_upconv_equals_upsample_then_conv3x3():
+    from ganzoo_stackgan.blocks import UpConv
+    torch.manual_seed(0)
+    conv = UpConv(6, 5)
+    for h in (4, 8, 12):  # below 8 px it upsamples then convolves; from 8 px on, four phase convs
+        for layout in (torch.contiguous_format, torch.channels_last):
+            x = torch.randn(2, 6, h, h + 4).contiguous(memory_format=layout).requires_grad_()
+            ref = torch.nn.functional.conv2d(torch.nn.functional.interpolate(x, scale_factor=2), conv.weight, padding=1)
+            out = conv(x)
+            assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+            g = torch.randn_like(ref)
+            for a, b in zip(torch.autograd.grad(out, (x, conv.weight), g), torch.autograd.grad(ref, (x, conv.weight), g)):
+                assert torch.allclose(a, b, atol=1e-4)

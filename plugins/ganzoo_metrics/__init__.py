@@ -9,7 +9,7 @@ from ganzoo import hookimpl
 
 @hookimpl
 def register_metrics(register):
-    from ganzoo_metrics import caption_metrics, fidelity_metrics, perf_metrics
+    from ganzoo_metrics import ablation_metrics, caption_metrics, fidelity_metrics, perf_metrics
 
-    for cls in fidelity_metrics.METRICS + caption_metrics.METRICS + perf_metrics.METRICS:
+    for cls in fidelity_metrics.METRICS + caption_metrics.METRICS + perf_metrics.METRICS + ablation_metrics.METRICS:
         register(cls.name, cls, cls.description)
