@@ -14,7 +14,13 @@ from ganzoo.cli import cli
 from ganzoo.report import PAPER_NOT_COMPARABLE, build_ablation_report, build_report
 from ganzoo.report.markdown import markdown_table
 from ganzoo.report.stats import format_mean_std, t_cdf, t_quantile, welch_interval
-from ganzoo.report.tables import ablation_stats, leaderboard_stats, metric_columns, throughput_columns
+from ganzoo.report.tables import (
+    ablation_stats,
+    caption_accuracy_table,
+    caption_normalised_table,
+    leaderboard_stats,
+    leaderboard_table,
+)
 from ganzoo.store import ResultStore
 
 MODELS = [("stackgan", ""), ("stackgan", "ca=false")]
@@ -31,28 +37,39 @@ def _grid_png(path):
 
 
 def _synthetic_rows(tmp_path):
+    """Rows shaped like `ganzoo bench` writes them: flat metric names with companions."""
     rng = np.random.default_rng(1234)
     rows = []
     for model, variant in MODELS:
         for seed in SEEDS:
             grid = _grid_png(tmp_path / f"grid_{variant or 'base'}_{seed}.png")
+            shape, colour, exact = (float(rng.uniform(0.2, 1)) for _ in range(3))
+            train, sample, peak = float(rng.uniform(10, 20)), float(rng.uniform(200, 300)), float(rng.uniform(400, 500))
             rows.append(
                 {
                     "bench_id": "bench-1", "model": model, "variant": variant, "dataset": "shapes",
                     "preset": "cpu", "seed": seed, "status": "ok", "budget": "steps=600",
                     "steps": 600, "images_seen": 600 * 16, "wall_time_s": float(rng.uniform(50, 70)),
-                    "peak_memory_mb": float(rng.uniform(400, 500)),
+                    "peak_memory_mb": peak - 50,
                     "metrics": {
-                        "fid": float(rng.normal(80, 5)),
+                        "fid": float(rng.normal(80, 5)), "kid": float(rng.normal(0.05, 0.01)), "kid.std": 1e-7,
                         "clip_score": float(rng.normal(0.3, 0.02)),
-                        "caption_accuracy": {"shape": float(rng.uniform(0.5, 1)), "color": float(rng.uniform(0.5, 1))},
+                        "r-precision": float(rng.uniform(0, 1)), "r-precision.chance": 0.01,
+                        "caption-accuracy.shape": shape, "caption-accuracy.shape.chance": 0.2,
+                        "caption-accuracy.shape.normalised": (shape - 0.2) / 0.8,
+                        "caption-accuracy.colour": colour, "caption-accuracy.colour.chance": 0.125,
+                        "caption-accuracy.exact": exact * 0.5, "caption-accuracy.exact.chance": 0.025,
+                        "caption-accuracy.exact.unseen": exact * 0.4,
+                        "train-throughput.stage1": train, "sample-throughput": sample,
+                        "peak-memory": peak, "peak-memory.train": peak - 50,
                     },
-                    "throughput": {"train_images_per_s": float(rng.uniform(10, 20)),
-                                   "sample_images_per_s": float(rng.uniform(200, 300))},
-                    "unavailable": {"inception_score": "no classifier fine-tuned on shapes"},
-                    "metric_info": {"fid": {"feature_extractor": "inception-v3-compat", "weights": "pt_inception-2015-12-05",
-                                            "samples": 256, "reference": "shapes test split",
-                                            "higher_is_better": False}},
+                    "throughput": {"train_images_per_s.stage1": train, "sample_images_per_s": sample,
+                                   "batch_size": 16},
+                    "unavailable": {"is": "no classifier fine-tuned on shapes"},
+                    "metric_info": {"fid": {"feature_extractor": "inception-v3-compat",
+                                            "weights": "pt_inception-2015-12-05",
+                                            "samples": 256, "reference": "shapes test split"},
+                                    "clip_score": {"higher_is_better": True}},
                     "device": "cpu", "versions": {"torch": "2.14.1", "ganzoo": "0.1.0"}, "git_rev": "deadbeef",
                     "command": "ganzoo bench --models stackgan --seeds 3",
                     "samples": {"grid": str(grid), "captions": ["a red circle", "a blue square"]},
@@ -83,21 +100,55 @@ def store(bench_dir):
     return ResultStore(bench_dir, create=False)
 
 
-def test_leaderboard_matches_independent_groupby(store, tmp_path):
-    rows = pd.DataFrame(_synthetic_rows(tmp_path))  # the same seeded rows, recomputed here
+def _expected_leaderboard(tmp_path) -> pd.DataFrame:
+    """The same seeded rows, grouped by pandas directly from the row dicts."""
+    rows = pd.DataFrame(_synthetic_rows(tmp_path))
     ok = rows[rows["status"] == "ok"].copy()
-    ok["fid"] = ok["metrics"].map(lambda m: m["fid"])
-    ok["train"] = ok["throughput"].map(lambda t: t["train_images_per_s"])
-    expected = ok.groupby(["model", "variant"])[["fid", "train"]].agg(["mean", "std", "count"])
+    for name in ("fid", "caption-accuracy.exact", "clip_score"):
+        ok[name] = ok["metrics"].map(lambda m, name=name: m[name])
+    ok["train"] = ok["throughput"].map(lambda t: t["train_images_per_s.stage1"])
+    ok["sample"] = ok["metrics"].map(lambda m: m["sample-throughput"])
+    ok["peak"] = ok["metrics"].map(lambda m: m["peak-memory"])
+    columns = ["fid", "caption-accuracy.exact", "clip_score", "train", "sample", "peak"]
+    return ok.groupby(["model", "variant"])[columns].agg(["mean", "std", "count"])
 
+
+OURS = {"fid": "metric.fid", "caption-accuracy.exact": "metric.caption-accuracy.exact",
+        "clip_score": "metric.clip_score", "train": "cost.train_images_per_s.stage1",
+        "sample": "cost.sample_images_per_s", "peak": "cost.peak_memory_mb"}  # fmt: skip
+HEADERS = {"fid": "FID ↓", "caption-accuracy.exact": "exact match ↑", "clip_score": "clip_score ↑",
+           "train": "train img/s (stage1)", "sample": "sample img/s", "peak": "peak MB"}  # fmt: skip
+
+
+def test_leaderboard_matches_independent_groupby(store, tmp_path):
+    expected = _expected_leaderboard(tmp_path)
     stats = leaderboard_stats(store.runs())
     for key in expected.index:
-        for ours, theirs in (("metric.fid", "fid"), ("throughput.train_images_per_s", "train")):
+        for theirs, ours in OURS.items():
             for stat in ("mean", "std"):
                 assert stats.loc[key, (ours, stat)] == pytest.approx(expected.loc[key, (theirs, stat)])
             assert stats.loc[key, (ours, "count")] == 3  # the failed and diverged runs are not counted
     # the diverged run's fid of 999 must not leak into the mean
     assert stats.loc[("stackgan", "ca=false"), ("metric.fid", "mean")] < 200
+
+    table = leaderboard_table(store.runs()).set_index(["model", "variant"])
+    for model, variant in expected.index:
+        row = table.loc[(model, variant or "–")]
+        assert (row["seeds ok"], row["failed/diverged"], row["budget"]) == (3, 1, "steps=600")
+        for theirs, header in HEADERS.items():
+            mean, std = (expected.loc[(model, variant), (theirs, stat)] for stat in ("mean", "std"))
+            assert row[header] == format_mean_std(mean, std, 3)
+
+
+def test_leaderboard_is_compact(store):
+    table = leaderboard_table(store.runs())
+    assert len(table.columns) <= 16
+    assert list(table.columns[:5]) == ["model", "variant", "seeds ok", "failed/diverged", "budget"]
+    headers = list(table.columns[5:])
+    assert headers == ["exact match ↑", "R-precision ↑", "FID ↓", "KID ↓", "clip_score ↑",
+                       "train img/s (stage1)", "sample img/s", "peak MB"]  # fmt: skip
+    for word in (".std", "chance", "normalised", "shape", "colour", "throughput", "peak-memory"):
+        assert not any(word in h for h in headers), word
 
 
 def test_report_files_and_content(store, tmp_path):
@@ -125,20 +176,47 @@ def test_report_files_and_content(store, tmp_path):
     assert "no classifier fine-tuned on shapes" in md
     assert "pt_inception-2015-12-05" in md and "shapes test split" in md
     assert "steps=600" in md
-    assert "| fid ↓ " in md  # direction from metric_info
-    assert "caption accuracy per attribute" in md
+    assert "| FID ↓ " in md  # short header with the direction
+    assert "## Caption accuracy per attribute" in md and "halfway from chance to perfect" in md
     assert "a blue square" in md
+    # the appendix comes last and keeps every recorded number, companions included
+    appendix = md.index("## Appendix: all metrics")
+    assert appendix > md.index("## Sample grids") > md.index("## Leaderboard")
+    tail = md[appendix:]
+    for name in ("kid.std", "r-precision.chance", "caption-accuracy.shape.normalised", "peak-memory.train",
+                 "throughput.train_images_per_s.stage1", "run.wall_time_s"):  # fmt: skip
+        assert f"| {name} " in tail, name
+    assert "1e-07" in tail
 
 
-def test_html_is_self_contained(store, tmp_path):
-    written = build_report(store, tmp_path / "report")
-    html = written["html"].read_text()
-    assert "<style>" in html
-    assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
-    sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
-    assert len(sources) == 2 + 6  # throughput, curves, six sample grids
-    assert all(s.startswith("data:image/png;base64,") for s in sources)
-    assert "RuntimeError: out of memory at step 12" in html
+def test_caption_tables_normalise_by_hand(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    base = {"caption-accuracy.exact.chance": 0.01, "caption-accuracy.shape.chance": 0.2,
+            "caption-accuracy.colour.chance": 0.125}  # fmt: skip
+    for seed, (shape, colour) in enumerate([(0.6, 0.3), (0.6, 0.475)]):
+        store.add_run({"model": "a", "variant": "", "seed": seed, "status": "ok",
+                       "metrics": {**base, "caption-accuracy.shape": shape, "caption-accuracy.colour": colour,
+                                   "caption-accuracy.exact": 0.1, "caption-accuracy.exact.unseen": 0.05}})  # fmt: skip
+    store.add_run({"model": "b", "variant": "x", "seed": 0, "status": "ok",
+                   "metrics": {**base, "caption-accuracy.shape": 0.9, "caption-accuracy.colour": 0.125,
+                               "caption-accuracy.exact": 0.01}})  # fmt: skip
+    runs = store.runs()
+    accuracy = caption_accuracy_table(runs).set_index("model")
+    assert list(accuracy.columns[2:]) == ["shape", "colour", "exact", "exact (unseen)"]
+    assert accuracy.loc["b", "shape"] == "0.900"
+    assert accuracy.loc["a", "colour"] == format_mean_std(0.3875, np.std([0.3, 0.475], ddof=1), 2)
+
+    table = caption_normalised_table(runs).set_index("model")
+    assert table.loc["chance level", "shape"] == "0.2" and table.loc["chance level", "colour"] == "0.125"
+    assert table.loc["chance level", "exact (unseen)"] == "0.01"
+    # shape 0.6 with chance 0.2: (0.6 - 0.2) / 0.8 = 0.5, halfway from chance to perfect
+    assert table.loc["a", "shape"] == "0.5 ± 0"
+    # colour: (0.3 - 0.125) / 0.875 = 0.2 and (0.475 - 0.125) / 0.875 = 0.4
+    assert table.loc["a", "colour"] == format_mean_std(0.3, np.std([0.2, 0.4], ddof=1), 2)
+    assert table.loc["b", "shape"] == f"{(0.9 - 0.2) / 0.8:.3f}" and table.loc["b", "colour"] == "0.000"
+    # unseen exact match is judged against the chance of exact match: (0.05 - 0.01) / 0.99
+    assert table.loc["a", "exact (unseen)"].startswith(f"{(0.05 - 0.01) / 0.99:.3f}")
+    assert table.loc["b", "exact (unseen)"] == "–"
 
 
 def test_single_seed_and_failed_only_groups_are_not_silent(tmp_path):
@@ -146,27 +224,38 @@ def test_single_seed_and_failed_only_groups_are_not_silent(tmp_path):
     store.add_run({"model": "vae", "variant": "", "seed": 0, "status": "ok", "metrics": {"fid": 120.25}})
     store.add_run({"model": "ebgan", "variant": "", "seed": 0, "status": "diverged", "reason": "nan at step 3"})
     md = build_report(store, tmp_path / "out")["markdown"].read_text()
-    assert "120.2 (n=1)" in md or "120.3 (n=1)" in md
+    vae_line = next(line for line in md.splitlines() if line.startswith("| vae"))
+    assert re.search(r"\| 120\.[23] +\|", vae_line) and "±" not in vae_line  # one seed: its value alone
     ebgan_line = next(line for line in md.splitlines() if line.startswith("| ebgan"))
     assert "| 0 " in ebgan_line and "–" in ebgan_line  # no ok seed, shown as a gap with a count
     assert "nan at step 3" in md
 
 
-def test_dotted_metric_names_are_not_nested_and_throughput_falls_back(tmp_path):
+def test_throughput_and_memory_fall_back_to_the_row_and_appear_once(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
-    for seed in range(2):
-        store.add_run({"model": "m", "variant": "", "seed": seed, "status": "ok",
-                       "throughput": {"train_images_per_s": None},
-                       "metrics": {"kid": 0.2 + seed, "kid.std": 1e-7 * (1 + seed), "sample-throughput": 10.0 + seed,
-                                   "acc": {"shape": 0.5}}})  # fmt: skip
+    for seed in range(2):  # metrics and the row's throughput record hold the same numbers
+        store.add_run({"model": "m", "variant": "", "seed": seed, "status": "ok", "peak_memory_mb": 100.0,
+                       "throughput": {"train_images_per_s.train": 10.0 + seed, "sample_images_per_s": 50.0},
+                       "metrics": {"kid": 0.2 + seed, "kid.std": 1e-7 * (1 + seed), "sample-throughput": 50.0,
+                                   "train-throughput.train": 10.0 + seed, "peak-memory": 300.0 + seed}})  # fmt: skip
+    for seed in range(2):  # an older row: no throughput or memory metrics, a scalar train rate
+        store.add_run({"model": "old", "variant": "", "seed": seed, "status": "ok", "peak_memory_mb": 200.0 + seed,
+                       "throughput": {"train_images_per_s": 7.0, "sample_images_per_s": 70.0 + seed},
+                       "metrics": {"kid": 0.5}})  # fmt: skip
     runs = store.runs()
-    flat, nested = metric_columns(runs)
-    assert set(flat) == {"metric.kid", "metric.kid.std", "metric.sample-throughput"}
-    assert nested == {"acc": ["metric.acc.shape"]}
-    assert throughput_columns(runs) == ["metric.sample-throughput"]
+    table = leaderboard_table(runs).set_index("model")
+    assert list(table.columns[4:]) == ["KID ↓", "train img/s", "sample img/s", "peak MB"]
+    assert table.loc["m", "train img/s"] == format_mean_std(10.5, np.std([10, 11], ddof=1), 2)
+    assert table.loc["m", "peak MB"] == format_mean_std(300.5, np.std([300, 301], ddof=1), 2)  # the metric wins
+    assert table.loc["old", "train img/s"] == format_mean_std(7.0, 0.0, 2)
+    assert table.loc["old", "peak MB"] == format_mean_std(200.5, np.std([200, 201], ddof=1), 2)
+    stats = leaderboard_stats(runs)
+    assert stats.loc[("old", ""), ("cost.sample_images_per_s", "mean")] == pytest.approx(70.5)
     written = build_report(store, tmp_path / "out")
     assert "throughput_chart" in written
-    assert "1.5e-07 ± 7.1e-08" in written["markdown"].read_text()
+    md = written["markdown"].read_text()
+    assert "1.5e-07 ± 7.1e-08" in md[md.index("## Appendix"):]  # the within-run spread, in the appendix only
+    assert "`kid.std`" in md
 
 
 @pytest.mark.parametrize(
@@ -213,7 +302,10 @@ def test_ablation_report(tmp_path):
         for variant, value in (("ca=false", a), ("", b)):
             if value is not None:
                 store.add_run({"model": "stackgan", "variant": variant, "seed": seed, "status": "ok",
-                               "metrics": {"fid": float(value), "diversity": 0.1 * value}})  # fmt: skip
+                               "metrics": {"diversity": 0.1 * value, "diversity.real": 0.9, "fid": float(value),
+                                           "caption-accuracy.shape": 0.2 + 0.08 * value,
+                                           "caption-accuracy.shape.chance": 0.2,
+                                           "sample-throughput": 100.0}})  # fmt: skip
     store.add_run({"model": "stackgan", "variant": "", "seed": 9, "status": "diverged", "reason": "nan at step 77",
                    "metrics": {"fid": 1000.0}})  # fmt: skip
     stats = ablation_stats(store.runs(), ("stackgan", "ca=false"), ("stackgan", ""))
@@ -221,13 +313,17 @@ def test_ablation_report(tmp_path):
     assert (fid["n_a"], fid["n_b"]) == (3, 4)
     assert fid["difference"] == pytest.approx(1.5)
     assert (fid["low"], fid["high"]) == pytest.approx((-0.7317, 3.7317), abs=1e-3)
-    assert "metric.diversity" in set(stats["column"])
+    # headline metrics first (in the leaderboard's order), then cost, then normalised caption accuracy
+    assert list(stats["column"]) == ["metric.fid", "metric.diversity", "cost.sample_images_per_s", "normalised.shape"]
+    shape = stats.set_index("column").loc["normalised.shape"]
+    assert shape["difference"] == pytest.approx(0.08 * 1.5 / 0.8)  # (acc - 0.2) / 0.8 is linear in the fid value
 
     written = build_ablation_report(store, tmp_path / "abl", ("stackgan", "ca=false"), ("stackgan", ""),
                                     command="ganzoo ablate stackgan --option ca")  # fmt: skip
     md = written["markdown"].read_text()
     assert "[-0.73, 3.73]" in md
-    assert "diversity" in md
+    assert "| diversity ↑ " in md and "| normalised shape " in md and "halfway from chance to perfect" in md
+    assert "| diversity.real " in md[md.index("## Appendix: all metrics"):]
     assert PAPER_NOT_COMPARABLE in md and "2.95" in md and "3.70" in md and "econdary-source" in md
     assert "nan at step 77" in md
     assert "ganzoo ablate stackgan --option ca" in md

@@ -201,16 +201,29 @@ def test_stage2_loads_and_freezes_a_stage1_checkpoint(tmp_path):
     stage1.train_step(batch(stage1))
     save_checkpoint(tmp_path / "run" / "checkpoint", stage1, {"step": 1})
     model = make({"stage": 2, "stage1_checkpoint": str(tmp_path / "run")})
-    for k, v in stage1.stage1_G.state_dict().items():
-        assert torch.equal(v, model.stage1_G.state_dict()[k])
     assert set(model.networks()) == {"stage1_G", "stage2_G", "stage2_D"}
     assert model.parameter_count()["stage1_G"] == 0 and model.phase == 2
-    before = snapshot(model.stage1_G)
     model.train()
+    model.train_step(batch(model))  # reads the Stage-I weights on first use
+    for k, v in stage1.stage1_G.state_dict().items():
+        assert torch.equal(v, model.stage1_G.state_dict()[k])
+    before = snapshot(model.stage1_G)
     model.train_step(batch(model))
     assert not changed(before, model.stage1_G)
-    with pytest.raises(UsageError, match="does not fit"):
-        make({"stage": 2, "stage1_checkpoint": str(tmp_path / "run"), "gf_dim": 8})
+    # a finished Stage-II run loads without its Stage-I run
+    save_checkpoint(tmp_path / "run2", model, {"step": 2})
+    moved = make({"stage": 2, "stage1_checkpoint": str(tmp_path / "gone")})
+    load_checkpoint(tmp_path / "run2", moved)
+    text = torch.randn(2, TEXT_DIM)
+    outs = []
+    for m in (model, moved):
+        torch.manual_seed(0)
+        outs.append(m.generate(text))
+    assert torch.equal(*outs)
+    for bad, message in (({"gf_dim": 8}, "does not fit"), ({}, "stage1_checkpoint")):
+        wrong = make({"stage": 2, "stage1_checkpoint": str(tmp_path / ("run" if bad else "nowhere")), **bad})
+        with pytest.raises(UsageError, match=message):
+            wrong.train_step(batch(wrong))
 
 
 def test_stage2_without_a_stage1_source_is_a_usage_error():

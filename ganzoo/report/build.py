@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ganzoo.report import plots, tables
+from ganzoo.report import columns, plots, tables
 from ganzoo.report.document import Block, Code, Heading, Image, Paragraph, Table
 from ganzoo.report.html import render_html
 from ganzoo.report.markdown import render_markdown
@@ -121,6 +121,66 @@ def _availability_blocks(runs: pd.DataFrame) -> list[Block]:
     return blocks
 
 
+def _leaderboard_blocks(runs: pd.DataFrame) -> list[Block]:
+    blocks: list[Block] = [Heading("Leaderboard")]
+    if not len(runs):
+        return blocks + [Paragraph("The store holds no runs yet.")]
+    blocks.append(
+        Paragraph(
+            "Mean ± std over the seeds that finished ok (sample std, n−1); a row with one ok seed shows its "
+            "value alone. [n=k] marks a value computed for only k of those seeds. Failed and diverged runs "
+            "are counted but excluded from every mean; they are listed below with their reason."
+        )
+    )
+    blocks.append(Table(tables.leaderboard_table(runs)))
+    legend = tables.leaderboard_legend(runs)
+    if legend:
+        blocks.append(Paragraph(legend))
+    companions = sorted({c[len("metric."):] for c in runs.columns if c.startswith("metric.") and c.endswith(".std")})
+    if companions:
+        blocks.append(
+            Paragraph(
+                f"Within-run spreads ({', '.join(f'`{c}`' for c in companions)}) are computed inside one run, "
+                "e.g. over torch-fidelity's own subsets, not over seeds, so they are not the ± above. They, the "
+                "chance levels and every other recorded number are in the appendix at the end."
+            )
+        )
+    return blocks
+
+
+def _caption_accuracy_blocks(runs: pd.DataFrame) -> list[Block]:
+    accuracy = tables.caption_accuracy_table(runs)
+    if not len(accuracy):
+        return []
+    blocks: list[Block] = [
+        Heading("Caption accuracy per attribute"),
+        Table(accuracy, "Share of samples whose attribute the shapes evaluator reads as the caption says "
+                        "(mean ± std over ok seeds); exact = every attribute at once:"),
+    ]  # fmt: skip
+    normalised = tables.caption_normalised_table(runs)
+    if len(normalised):
+        blocks += [
+            Paragraph(columns.NORMALISED_SENTENCE),
+            Table(normalised, "Chance level, then normalised score per attribute:"),
+        ]
+    return blocks
+
+
+def _appendix_blocks(runs: pd.DataFrame) -> list[Block]:
+    frame = tables.all_metrics_table(runs)
+    if not len(frame):
+        return []
+    return [
+        Heading("Appendix: all metrics"),
+        Paragraph(
+            "Every number recorded for the runs that finished ok, by the name it was recorded under: mean ± std "
+            "over seeds, n = number of seeds with a value. `throughput.*` is the run's own throughput record "
+            "and `run.*` its own resource figures."
+        ),
+        Table(frame),
+    ]
+
+
 def _failed_blocks(runs: pd.DataFrame) -> list[Block]:
     failed = tables.failed_table(runs)
     blocks: list[Block] = [Heading("Failed and diverged runs")]
@@ -189,21 +249,8 @@ def build_report(
     blocks += _command_blocks(runs, command, rendered_by)
     blocks += _environment_blocks(runs, environment)
 
-    blocks.append(Heading("Leaderboard"))
-    if len(runs):
-        blocks.append(
-            Paragraph(
-                "Mean ± std over the seeds that finished ok (sample std, n-1); a single seed shows (n=1). "
-                "[n=k] marks a metric computed for only k of those seeds. Failed and diverged runs are "
-                "counted here but excluded from every mean; they are listed below with their reason."
-            )
-        )
-        blocks.append(Table(tables.leaderboard_table(runs)))
-        for parent, frame in tables.nested_metric_tables(runs).items():
-            blocks.append(Table(frame, f"{parent.replace('_', ' ')} per attribute (mean ± std over ok seeds):"))
-    else:
-        blocks.append(Paragraph("The store holds no runs yet."))
-
+    blocks += _leaderboard_blocks(runs)
+    blocks += _caption_accuracy_blocks(runs)
     blocks += _failed_blocks(runs)
     if len(runs):
         blocks += [Heading("All runs and their budgets"), Table(tables.runs_table(runs))]
@@ -227,6 +274,7 @@ def build_report(
         blocks.append(Paragraph("No curves were recorded."))
 
     blocks += _sample_blocks(runs, out_dir, written, store.path.parent)
+    blocks += _appendix_blocks(runs)
     return _write(blocks, out_dir, title, written)
 
 
@@ -307,6 +355,9 @@ def build_ablation_report(
             )
         )
         blocks.append(Table(comparison))
+        if comparison["metric"].str.startswith("normalised ").any():
+            note = f"Caption accuracy is compared as normalised scores. {columns.NORMALISED_SENTENCE}"
+            blocks.append(Paragraph(note))
         stats = tables.ablation_stats(in_arms, arm_a, arm_b, confidence)
         chart = plots.ablation_chart(in_arms, arm_a, arm_b, list(stats["column"]), out_dir / "figures" / "ablation.png")
         if chart:
@@ -320,4 +371,5 @@ def build_ablation_report(
     blocks += _failed_blocks(in_arms)
     blocks += _availability_blocks(in_arms)
     blocks += _sample_blocks(in_arms, out_dir, written, store.path.parent)
+    blocks += _appendix_blocks(in_arms)
     return _write(blocks, out_dir, title, written)

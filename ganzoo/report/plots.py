@@ -15,7 +15,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ganzoo.report.tables import GROUP, Arm, arm_label, column_label, ok_runs, prepare, throughput_columns
+from ganzoo.report.columns import GROUP, augment, directions, header
+from ganzoo.report.tables import Arm, arm_label, ok_runs, prepare, throughput_columns
 
 DPI = 110
 LINE_STYLES = ("-", "--", ":", "-.")
@@ -39,8 +40,9 @@ def _grid(count: int, max_columns: int = 3, cell=(4.2, 3.0)) -> tuple[Figure, li
 
 def throughput_chart(runs: pd.DataFrame, path: Path) -> Path | None:
     """One panel per throughput kind (train, sample images/s): a bar per model/variant, ±std."""
+    runs = augment(runs)
     columns = throughput_columns(runs)
-    ok = ok_runs(prepare(runs))
+    ok = ok_runs(runs)
     if not columns or ok.empty:
         return None
     stats = ok.groupby(GROUP, sort=True)[columns].agg(["mean", "std"])
@@ -53,7 +55,7 @@ def throughput_chart(runs: pd.DataFrame, path: Path) -> Path | None:
         axes.bar(x, means, 0.7, yerr=errors, capsize=3, color=[f"C{i % 10}" for i in range(len(labels))])
         axes.set_xticks(x, labels, rotation=25, ha="right", fontsize="small")
         axes.set_ylabel("images / s")
-        axes.set_title(f"{column_label(column)} (mean ± std over seeds)", fontsize="medium")
+        axes.set_title(f"{header(column)} (mean ± std over seeds)", fontsize="medium")
         axes.grid(axis="y", alpha=0.3)
     return _save(figure, path)
 
@@ -89,10 +91,10 @@ def curves_chart(curves: pd.DataFrame, runs: pd.DataFrame, path: Path) -> Path |
 
 
 def ablation_chart(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, columns: list[str], path: Path) -> Path | None:
-    """Per metric: every seed's value in each arm (dots) and the arm mean (bar)."""
+    """Per column of an augmented frame: every seed's value in each arm (dots) and the arm mean (bar)."""
     if not columns:
         return None
-    ok = ok_runs(prepare(runs))
+    ok = ok_runs(augment(runs))
     arms = [ok[(ok["model"] == m) & (ok["variant"] == v)] for m, v in (arm_a, arm_b)]
     figure, axes_list = _grid(len(columns), max_columns=4, cell=(3.2, 3.0))
     for axes, column in zip(axes_list, columns):
@@ -102,6 +104,6 @@ def ablation_chart(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, columns: list[str
                 axes.bar(x, values.mean(), 0.6, alpha=0.35, color=f"C{x}")
                 axes.scatter(np.full(values.size, x), values, color=f"C{x}", zorder=3, s=14)
         axes.set_xticks([0, 1], ["A", "B"])
-        axes.set_title(column_label(column), fontsize="small")
+        axes.set_title(header(column, directions(ok)), fontsize="small")
     figure.suptitle(f"A = {arm_label(*arm_a)},  B = {arm_label(*arm_b)}", fontsize="small")
     return _save(figure, path)

@@ -152,9 +152,11 @@ def format_mean_std(mean: float, std: float, n: int) -> str:
         return "–"
     if n == 1 or std is None or math.isnan(std):
         return f"{format_number(mean)} (n=1)"
-    if 0 < std < 1e-4:  # fixed decimals would print 0.000000 ± 0.000000
+    if std <= 1e-12 * abs(mean):  # identical seeds (up to rounding): no spread to size the decimals by
+        return f"{format_number(mean)} ± 0"
+    if std < 1e-4:  # fixed decimals would print 0.000000 ± 0.000000
         return f"{mean:.3g} ± {std:.2g}"
-    places = decimals_for(std) if std > 0 else decimals_for(abs(mean), 4)
+    places = decimals_for(std)
     return f"{mean:.{places}f} ± {std:.{places}f}"
 
 

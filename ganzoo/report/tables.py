@@ -13,17 +13,13 @@ from typing import Iterable
 
 import pandas as pd
 
+from ganzoo.report import columns
+from ganzoo.report.columns import GROUP
 from ganzoo.report.stats import decimals_for, format_interval, format_mean_std, format_number, welch_interval
 from ganzoo.store import flatten
 
-GROUP = ["model", "variant"]
-THROUGHPUT_LABELS = {
-    "throughput.train_images_per_s": "train img/s",
-    "throughput.sample_images_per_s": "sample img/s",
-}
-RESOURCE_LABELS = {"peak_memory_mb": "peak MB", "wall_time_s": "wall s"}
-
 Arm = tuple[str, str]
+RESOURCE_COLUMNS = ("peak_memory_mb", "wall_time_s")  # the row's own figures, listed in the appendix
 
 
 def prepare(runs: pd.DataFrame) -> pd.DataFrame:
@@ -48,128 +44,141 @@ def ok_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == "ok"]
 
 
-def metric_columns(runs: pd.DataFrame) -> tuple[list[str], dict[str, list[str]]]:
-    """Top-level metric columns, and nested ones grouped by parent (e.g. caption_accuracy).
-
-    A metric is nested when its value in ``metrics`` is a dict; a key that merely contains a
-    dot (``"kid.std"``) stays a top-level metric.
-    """
-    parents = {
-        str(name)
-        for metrics in runs.get("metrics", pd.Series(dtype=object))
-        for name, value in (metrics or {}).items()
-        if isinstance(value, dict)
-    }
-    flat, nested = [], {}
-    for column in runs.columns:
-        if not column.startswith("metric.") or runs[column].isna().all():
-            continue
-        parent = next((p for p in parents if column.startswith(f"metric.{p}.")), None)
-        if parent:
-            nested.setdefault(parent, []).append(column)
-        else:
-            flat.append(column)
-    return flat, nested
-
-
-def throughput_columns(runs: pd.DataFrame) -> list[str]:
-    """The recorded ``throughput`` entries; if none has a value, metrics named *throughput*."""
-    known = [c for c in THROUGHPUT_LABELS if c in runs.columns]
-    others = sorted(c for c in runs.columns if c.startswith("throughput.") and c not in THROUGHPUT_LABELS)
-    found = [c for c in known + others if not runs[c].isna().all()]
-    if found:
-        return found
-    flat, _ = metric_columns(runs)
-    return [c for c in flat if "throughput" in c]
-
-
-def column_label(column: str) -> str:
-    if column in THROUGHPUT_LABELS:
-        return THROUGHPUT_LABELS[column]
-    if column in RESOURCE_LABELS:
-        return RESOURCE_LABELS[column]
-    return column.split(".", 1)[1] if column.startswith(("metric.", "throughput.")) else column
-
-
-def group_stats(runs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Per (model, variant) over successful runs: columns (column, mean|std|count)."""
-    runs = prepare(runs)
-    ok = ok_runs(runs)
-    if not columns:
-        return pd.DataFrame(index=pd.MultiIndex.from_tuples([], names=GROUP))
-    return ok.groupby(GROUP, sort=True)[columns].agg(["mean", "std", "count"])
-
-
-def leaderboard_columns(runs: pd.DataFrame) -> list[str]:
-    flat, _ = metric_columns(runs)
-    return list(dict.fromkeys(flat + throughput_columns(runs) + _resource_columns(runs)))
-
-
-def leaderboard_stats(runs: pd.DataFrame) -> pd.DataFrame:
-    """Numeric leaderboard: per (model, variant), mean/std/count of every metric and throughput."""
-    return group_stats(runs, leaderboard_columns(runs))
-
-
-def _resource_columns(runs: pd.DataFrame) -> list[str]:
-    return [c for c in RESOURCE_LABELS if c in runs.columns and not runs[c].isna().all()]
-
-
 def joined_unique(values: Iterable) -> str:
     seen = [str(v) for v in pd.unique(pd.Series(list(values)).dropna()) if str(v) != ""]
     return " / ".join(seen) if seen else "–"
 
 
-def _formatted_groups(runs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """One row per (model, variant) seen in the store, failed-only groups included."""
-    runs = prepare(runs)
-    stats = group_stats(runs, columns)
+def throughput_columns(runs: pd.DataFrame) -> list[str]:
+    """Images/s columns of an augmented frame (training phases, then sampling)."""
+    return [c for c in columns.cost_columns(runs) if c != columns.MEMORY]
+
+
+def group_stats(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Per (model, variant) over successful runs: columns (column, mean|std|count)."""
+    ok = ok_runs(prepare(runs))
+    if not names:
+        return pd.DataFrame(index=pd.MultiIndex.from_tuples([], names=GROUP))
+    return ok.groupby(GROUP, sort=True)[names].agg(["mean", "std", "count"])
+
+
+def leaderboard_stats(runs: pd.DataFrame) -> pd.DataFrame:
+    """Numeric leaderboard: per (model, variant), mean/std/count of each leaderboard column.
+
+    Columns are named as in :func:`columns.augment`: ``metric.fid``, ``cost.sample_images_per_s``...
+    """
+    runs = columns.augment(runs)
+    return group_stats(runs, columns.leaderboard_columns(runs))
+
+
+def format_cell(mean: float, std: float, count: int, n_ok: int, decimals: int | None = None) -> str:
+    """Mean ± std; a lone value stands bare (with `decimals` if given); ``[n=k]`` when only k of n_ok seeds have it."""
+    if count == 0 or math.isnan(mean):
+        return "–"
+    text = format_number(mean, decimals) if count == 1 else format_mean_std(mean, std, count)
+    return text + (f" [n={count}]" if count < n_ok else "")
+
+
+def _formatted_groups(
+    runs: pd.DataFrame, names: list[str], headers: dict[str, str], decimals: int | None = None
+) -> pd.DataFrame:
+    """One row per (model, variant) seen in ``runs``, failed-only groups included."""
+    stats = group_stats(runs, names)
     rows = []
     for (model, variant), group in runs.groupby(GROUP, sort=True):
         n_ok = int((group["status"] == "ok").sum())
-        row = {"model": model, "variant": variant or "–", "seeds (ok)": n_ok, "failed/diverged": len(group) - n_ok}
-        for column in columns:
+        row = {"model": model, "variant": variant or "–", "seeds ok": n_ok, "failed/diverged": len(group) - n_ok,
+               "budget": joined_unique(group["budget"]) if "budget" in group else "–"}  # fmt: skip
+        for name in names:
             if (model, variant) in stats.index:
-                mean, std, count = (stats.loc[(model, variant), (column, s)] for s in ("mean", "std", "count"))
+                mean, std, count = (stats.loc[(model, variant), (name, s)] for s in ("mean", "std", "count"))
             else:
                 mean, std, count = math.nan, math.nan, 0
-            cell = format_mean_std(mean, std, int(count))
-            if 0 < count < n_ok:  # metric missing for some seeds: say over how many it is
-                cell += f" [n={int(count)}]"
-            row[column_label(column)] = cell
+            row[headers[name]] = format_cell(mean, std, int(count), n_ok, decimals)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def metric_directions(runs: pd.DataFrame) -> dict[str, str]:
-    """``{"fid": "↓"}`` from metric_info entries that carry ``higher_is_better``."""
-    arrows = {}
-    for info in runs["metric_info"]:
-        for name, entry in (info or {}).items():
-            if isinstance(entry, dict) and isinstance(entry.get("higher_is_better"), bool):
-                arrows.setdefault(str(name), "↑" if entry["higher_is_better"] else "↓")
-    return arrows
-
-
 def leaderboard_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Formatted leaderboard; a metric's header gets ↑/↓ when metric_info says which way is better."""
-    table = _formatted_groups(runs, leaderboard_columns(runs))
-    arrows = metric_directions(runs)
-    table = table.rename(columns={n: f"{n} {a}" for n, a in arrows.items() if n in table.columns})
-    budgets = prepare(runs).groupby(GROUP, sort=True)["budget"].agg(joined_unique).tolist()
-    if len(table):
-        table.insert(4, "budget", budgets)
-    return table
+    """model, variant, seeds, budget, then headline metrics (↑/↓ in the header) and cost."""
+    runs = columns.augment(runs)
+    names = columns.leaderboard_columns(runs)
+    arrows = columns.directions(runs)
+    return _formatted_groups(runs, names, {n: columns.header(n, arrows) for n in names})
 
 
-def nested_metric_tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One small table per nested metric, e.g. caption accuracy per attribute."""
-    _, nested = metric_columns(runs)
-    tables = {}
-    for parent, columns in nested.items():
-        table = _formatted_groups(runs, columns).drop(columns=["failed/diverged"])
-        table.columns = [c.split(".", 1)[1] if c.startswith(parent + ".") else c for c in table.columns]
-        tables[parent] = table
-    return tables
+def leaderboard_legend(runs: pd.DataFrame) -> str:
+    runs = columns.augment(runs)
+    return columns.legend(runs, columns.leaderboard_columns(runs))
+
+
+def caption_accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per attribute (mean ± std over ok seeds); empty when no run has caption accuracy."""
+    runs = columns.augment(runs)
+    attributes = columns.caption_attributes(runs)
+    if not attributes:
+        return pd.DataFrame()
+    names = [columns.accuracy_column(runs, a) for a in attributes]
+    headers = {n: columns.attribute_label(a) for n, a in zip(names, attributes)}
+    return _formatted_groups(runs, names, headers, decimals=3).drop(columns=["failed/diverged", "budget"])
+
+
+def caption_normalised_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """A "chance level" row, then each model's normalised score per attribute (mean ± std)."""
+    runs = columns.augment(runs)
+    attributes = [a for a in columns.caption_attributes(runs) if columns.present(runs, columns.NORMALISED + a)]
+    if not attributes:  # no chance level recorded: nothing to normalise by
+        return pd.DataFrame()
+    names = [columns.NORMALISED + a for a in attributes]
+    headers = {n: columns.attribute_label(a) for n, a in zip(names, attributes)}
+    table = _formatted_groups(runs, names, headers, decimals=3).drop(columns=["failed/diverged", "budget"])
+    chance = {"model": "chance level", "variant": "", "seeds ok": ""}
+    for attribute in attributes:
+        name = columns.chance_column(runs, attribute)
+        values = pd.unique(runs[name].dropna()) if name in runs.columns else []
+        chance[columns.attribute_label(attribute)] = " / ".join(f"{v:.3g}" for v in values) or "–"
+    return pd.concat([pd.DataFrame([chance]), table], ignore_index=True)
+
+
+def all_metrics_columns(runs: pd.DataFrame) -> list[str]:
+    """Every recorded number: metrics, the row's throughput record, and its own resource figures."""
+    names = [c for prefix in ("metric.", "throughput.") for c in runs.columns if c.startswith(prefix)]
+    names += [c for c in RESOURCE_COLUMNS if c in runs.columns]
+    return [c for c in names if columns.present(runs, c) and pd.api.types.is_numeric_dtype(runs[c])]
+
+
+def all_metrics_stats(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long format: model, variant, metric (as recorded), mean, std, n over ok seeds."""
+    runs = prepare(runs)
+    names = all_metrics_columns(runs)
+    stats = group_stats(runs, names)
+    records = [
+        {"model": model, "variant": variant, "metric": _recorded_name(name),
+         "mean": stats.loc[(model, variant), (name, "mean")], "std": stats.loc[(model, variant), (name, "std")],
+         "n": int(stats.loc[(model, variant), (name, "count")])}
+        for model, variant in stats.index for name in names
+    ]  # fmt: skip
+    return pd.DataFrame(records, columns=["model", "variant", "metric", "mean", "std", "n"]).query("n > 0")
+
+
+def all_metrics_table(runs: pd.DataFrame) -> pd.DataFrame:
+    stats = all_metrics_stats(runs)
+    return pd.DataFrame(
+        {
+            "model": stats["model"],
+            "variant": stats["variant"].replace("", "–"),
+            "metric": stats["metric"],
+            "mean ± std": [format_cell(m, s, n, n) for m, s, n in zip(stats["mean"], stats["std"], stats["n"])],
+            "n": stats["n"],
+        }
+    ).reset_index(drop=True)
+
+
+def _recorded_name(column: str) -> str:
+    """``metric.kid.std`` -> ``kid.std``; the row's own figures keep a prefix saying so."""
+    if column.startswith("metric."):
+        return column[len("metric."):]
+    return column if column.startswith("throughput.") else f"run.{column}"
 
 
 def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -272,14 +281,18 @@ def environment_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ablation_columns(runs: pd.DataFrame) -> list[str]:
+    """Columns of an augmented frame an ablation compares: the leaderboard's, then normalised caption accuracy."""
+    normalised = [columns.NORMALISED + a for a in columns.caption_attributes(runs)]
+    return list(dict.fromkeys(columns.leaderboard_columns(runs) + normalised))
+
+
 def ablation_stats(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float = 0.95) -> pd.DataFrame:
-    """Per metric (and throughput): each arm's mean/std/n and the Welch interval of b - a."""
-    runs = ok_runs(prepare(runs))
-    flat, nested = metric_columns(runs)
-    columns = list(dict.fromkeys(flat + [c for cols in nested.values() for c in cols] + throughput_columns(runs)))
+    """Per compared column: each arm's mean/std/n and the Welch interval of b - a."""
+    runs = ok_runs(columns.augment(runs))
     arms = [runs[(runs["model"] == m) & (runs["variant"] == v)] for m, v in (arm_a, arm_b)]
     records = []
-    for column in columns:
+    for column in ablation_columns(runs):
         a, b = (arm[column].dropna().astype(float).tolist() for arm in arms)
         if not a and not b:
             continue
@@ -306,6 +319,7 @@ def _std(values: list[float]) -> float:
 
 def ablation_table(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float = 0.95) -> pd.DataFrame:
     stats = ablation_stats(runs, arm_a, arm_b, confidence)
+    arrows = columns.directions(runs)
     label_a, label_b = arm_label(*arm_a), arm_label(*arm_b)
     rows = []
     for r in stats.itertuples():
@@ -313,10 +327,10 @@ def ablation_table(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float
         places = decimals_for(spread / 2, 3) if not math.isnan(spread) else decimals_for(abs(r.difference), 3)
         rows.append(
             {
-                "metric": column_label(r.column),
-                f"A: {label_a}": format_mean_std(r.mean_a, r.std_a, r.n_a),
+                "metric": columns.header(r.column, arrows),
+                f"A: {label_a}": format_cell(r.mean_a, r.std_a, r.n_a, r.n_a),
                 "n A": r.n_a,
-                f"B: {label_b}": format_mean_std(r.mean_b, r.std_b, r.n_b),
+                f"B: {label_b}": format_cell(r.mean_b, r.std_b, r.n_b, r.n_b),
                 "n B": r.n_b,
                 "B − A": format_number(r.difference, places) if not math.isnan(r.difference) else "–",
                 f"{confidence:.0%} CI (Welch)": format_interval(r.low, r.high, places),

@@ -15,15 +15,22 @@ reference (birds Stage-I G 10.30M / D 5.72M, COCO Stage-II G 37.13M / D 159.89M)
 Stages. ``stage=1`` trains Stage-I at ``image_size``. ``stage=2`` outputs 4 x
 ``image_size`` from a frozen Stage-I generator: either loaded from
 ``stage1_checkpoint`` (a Stage-I run directory, or its ``checkpoint/`` folder; network
-``stage1_G``), or, when that is empty, trained in the same run for ``stage1_steps``
-iterations first, on the batch images average-pooled 4x down to the Stage-I size, then
-frozen; this is how a single ``ganzoo train --model stackgan`` trains both stages in
-sequence. Checkpoints hold every network, frozen ones too; Stage-I's parameters are never
+``stage1_G``; read at the first train step or generation, so a finished Stage-II run
+loads even if its Stage-I run has moved), or, when that is empty, trained in the same run
+for ``stage1_steps`` iterations first, on the batch images average-pooled 4x down to the
+Stage-I size, then frozen; this is how a single ``ganzoo train --model stackgan`` trains
+both stages in sequence (the logged ``stage`` says which one a step trained).
+Checkpoints hold every network, frozen ones too; Stage-I's parameters are never
 trainable (nor counted as such) in the Stage-II phase. ``text_twice=false``: Stage-II has
 no CA net of its own and uses the condition (c, mu, logvar) the frozen Stage-I sampled,
 so its KL term is a constant. ``ca=false`` (the no-CA ablation, the same definition in
 every ganzoo plugin offering it): c = mu, the first half of the same Linear + ReLU,
-deterministic; no sampling, no KL term.
+deterministic; no sampling, no KL term (``kl`` is reported as 0).
+
+train_step returns d_loss, d_real, d_wrong, d_fake (Stage-II: real and fake averaged over
+the conditional and unconditional heads, as the reference reports them), g_loss, g_adv
+(g_loss without the KL term), kl, p_real and p_fake (mean D probabilities of the
+conditional head) and stage, all 0-d tensors on the model's device.
 
 Deliberate deviations from the reference
 - Losses use BCE-with-logits (softplus of the logits): mathematically the reference's
@@ -36,15 +43,24 @@ Deliberate deviations from the reference
   image_size/4 (16 at 64 px).
 - During Stage-II training the frozen Stage-I G runs in eval mode under no_grad (the
   reference leaves it in train mode, i.e. BN batch statistics with drifting running stats).
-- The G step does not compute gradients for D's weights (the reference computes and
-  then discards them): same updates, less work. Adam is the fused implementation.
 - Learning-rate epochs are counted per stage: in a two-stage run Stage-II starts at the
   full rate. ``lr_decay_epoch=0`` never decays.
 - A stage=2 run uses ``stage2_batch_size`` for both its phases (the reference's COCO
-  Stage-I used 128); presets convert the reference's Stage-I epochs to ``stage1_steps``
+  Stage-I used 128), and its Stage-I phase sees 4x average-pooled Stage-II-size images
+  (the reference resizes the originals to 76/64 of 64 px and crops); presets convert the reference's Stage-I epochs to ``stage1_steps``
   at that batch. birds/Oxford: batch 64 for both stages, decay every 100 epochs (the
   reference's birds cfg; models.md gives COCO's 20).
 - Conv biases (only the logit convs have one) keep PyTorch's default init, as in the reference.
+
+Implementation choices with the reference's results (no change to the maths)
+- Every network is channels_last (NHWC); Adam is fused; loaded Adam moments are given
+  their parameters' strides.
+- The G step does not compute gradients for D's weights (the reference computes and
+  then discards them); under DDP that pass also skips D's gradient sync.
+- upBlock's nearest x2 upsampling + conv3x3 runs on CPU as four 2x2 convolutions of the
+  low-resolution input (:class:`ganzoo_stackgan.blocks.UpConv`, same 3x3 parameter).
+- D takes real and fake images in one forward call (separate passes inside), so DDP and
+  torch.compile wrappers see every use of it.
 
 Non-reference variants, all off by default
 - ``loss="hinge"``: D uses relu(1 - x) / relu(1 + x) with the same weights, G -mean(x).

@@ -24,8 +24,8 @@ class UpConv(nn.Conv2d):
     Same parameter (the 3x3 kernel) and same result, but on CPU for maps of 8 px and more
     it is computed as four 2x2 convolutions of the low-resolution input, one per output
     pixel phase: 16 instead of 36 multiply-adds per input pixel and channel pair (about
-    12% less time per Stage-I training step on 2 CPU cores). Elsewhere it upsamples then
-    convolves, like the reference.
+    12% less CPU time per birds Stage-I training step). Elsewhere (small maps, GPUs, where
+    it was not measured) it upsamples then convolves, like the reference.
     """
 
     def __init__(self, in_ch: int, out_ch: int):

@@ -55,18 +55,30 @@ class Discriminator(nn.Module):
         self.get_cond_logits = CondLogits(ch, c_dim)
         self.get_uncond_logits = nn.Conv2d(ch, 1, kernel_size=4, stride=4) if uncond else None
 
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        return self.encode_img(images)
+    def forward(self, fake: torch.Tensor, cond: torch.Tensor,
+                real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Logits of the (fake, cond) pairs and, given ``real``, of the (real, cond) pairs and
+        the wrong pairs (real[:-1], cond[1:]); ``*_uncond`` too with the unconditional head.
 
-    def condition(self, cond: torch.Tensor) -> torch.Tensor:
-        """What the conditional head sees: mu.detach() (reference) or D's own text projection."""
-        return self.text_proj(cond) if self.text_proj is not None else cond
-
-    def cond_logits(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.get_cond_logits(features, cond)
-
-    def uncond_logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.get_uncond_logits(features).view(-1)
+        ``cond`` is CA's mu (reference) or the raw text (``d_text=own``). As in the reference,
+        real and fake images are encoded in separate passes and real, wrong and fake pairs go
+        through the conditional head in separate passes, so each has its own BN statistics.
+        Everything happens in one forward call so that DDP and torch.compile wrappers work.
+        """
+        if self.text_proj is not None:
+            cond = self.text_proj(cond)
+        out: dict[str, torch.Tensor] = {}
+        if real is not None:
+            real_f = self.encode_img(real)
+            out["real"] = self.get_cond_logits(real_f, cond)
+            out["wrong"] = self.get_cond_logits(real_f[:-1], cond[1:])
+            if self.get_uncond_logits is not None:
+                out["real_uncond"] = self.get_uncond_logits(real_f).view(-1)
+        fake_f = self.encode_img(fake)
+        out["fake"] = self.get_cond_logits(fake_f, cond)
+        if self.get_uncond_logits is not None:
+            out["fake_uncond"] = self.get_uncond_logits(fake_f).view(-1)
+        return out
 
 
 def add_spectral_norm(module: nn.Module) -> nn.Module:

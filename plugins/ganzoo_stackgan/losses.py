@@ -2,7 +2,8 @@
 
 BCE is computed in its with-logits form: softplus(-x) = BCE(sigmoid(x), 1) and
 softplus(x) = BCE(sigmoid(x), 0). That is the reference's BCE on sigmoid outputs,
-numerically stabler and safe under autocast, and needs no label tensors.
+numerically stabler, and needs no label tensors; logits are taken in float32, so the
+losses are safe under autocast.
 """
 
 from __future__ import annotations
@@ -23,18 +24,21 @@ class AdversarialLoss:
 
     def d_real(self, logits: torch.Tensor) -> torch.Tensor:
         """D's loss on pairs it should call real (label 1)."""
+        logits = logits.float()
         if self.kind == "hinge":
             return F.relu(1.0 - logits).mean()
         return F.softplus(-logits).mean()
 
     def d_fake(self, logits: torch.Tensor) -> torch.Tensor:
         """D's loss on pairs it should call fake (label 0): fakes and wrong pairs."""
+        logits = logits.float()
         if self.kind == "hinge":
             return F.relu(1.0 + logits).mean()
         return F.softplus(logits).mean()
 
     def g(self, logits: torch.Tensor) -> torch.Tensor:
         """G's loss on its fakes: BCE(fake, 1) for bce, -mean(logits) for hinge."""
+        logits = logits.float()
         if self.kind == "hinge":
             return -logits.mean()
         return F.softplus(-logits).mean()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganzoo.checkpoint import load_network_weights
-from ganzoo.errors import UsageError
+from ganzoo.errors import GanzooError, UsageError
 from ganzoo.model import GanzooModel
+from ganzoo.speed import unwrap
 from ganzoo_stackgan.blocks import init_weights
 from ganzoo_stackgan.discriminator import Discriminator, add_spectral_norm
 from ganzoo_stackgan.losses import LOSSES, AdversarialLoss, discriminator_loss, kl_divergence
@@ -26,6 +28,21 @@ def _adam(params, lr: float, betas: tuple[float, float], device: torch.device) -
     # fused Adam: one kernel over all parameters instead of a Python loop per tensor
     fused = True if device.type in ("cpu", "cuda") else None
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused)
+
+
+@contextmanager
+def frozen(net: nn.Module) -> Iterator[None]:
+    """No weight gradients for ``net`` (the G step needs gradients through D, not of D; the
+    reference computes and discards them). Under DDP, also no gradient sync for this pass."""
+    sync = net.no_sync() if hasattr(net, "no_sync") else nullcontext()
+    flags = [p.requires_grad for p in net.parameters()]
+    with sync:
+        net.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, flag in zip(net.parameters(), flags):
+                p.requires_grad_(flag)
 
 
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
@@ -146,16 +163,29 @@ class StackGAN(GanzooModel):
         self.stage1_iterations = 0
         self.epochs_in_phase = {1: 0, 2: 0}
         self.stage1_ready = False  # stage 2: Stage-I trained (loaded, or its in-run steps done)
+        self._stage1_pending = ""  # stage 2: Stage-I checkpoint still to be read
         self._zero = torch.zeros((), device=self.device)
         self._stage_marker = {s: torch.full((), float(s), device=self.device) for s in (1, 2)}
         if self.stage == 2 and c["stage1_checkpoint"]:
-            self._load_stage1(c["stage1_checkpoint"])
+            # read when first needed, so a finished Stage-II run loads without its Stage-I run
+            self._stage1_pending = c["stage1_checkpoint"]
+            self.stage1_G.requires_grad_(False)
+            self.stage1_G.eval()
+
+    def _ensure_stage1(self) -> None:
+        if self._stage1_pending and not self.stage1_ready:
+            self._load_stage1(self._stage1_pending)
+        self._stage1_pending = ""
 
     def _load_stage1(self, path: str) -> None:
         ckpt = stage1_checkpoint_dir(path)
-        weights = load_network_weights(ckpt, self.STAGE1_G)
         try:
-            self.stage1_G.load_state_dict(weights)
+            weights = load_network_weights(ckpt, self.STAGE1_G)
+        except GanzooError as exc:
+            raise UsageError(f"stackgan stage1_checkpoint={path!r}: {str(exc).split(';')[0]}; give the "
+                             f"directory of a Stage-I run (stage=1) made by `ganzoo train`") from None
+        try:
+            unwrap(self.stage1_G).load_state_dict(weights)
         except RuntimeError as exc:
             raise UsageError(f"the Stage-I generator in {ckpt} does not fit this config (image_size, gf_dim, "
                              f"z_dim, c_dim, ca and the text width must match the Stage-I run): "
@@ -175,7 +205,7 @@ class StackGAN(GanzooModel):
 
     def train(self, mode: bool = True) -> "StackGAN":
         super().train(mode)
-        if self.stage == 2 and self.stage1_ready:
+        if self.stage == 2 and (self.stage1_ready or self._stage1_pending):
             self.stage1_G.eval()  # frozen: always BN running statistics
         return self
 
@@ -185,7 +215,7 @@ class StackGAN(GanzooModel):
         """Which stage the next train_step trains."""
         if self.stage == 1:
             return 1
-        if self.stage1_ready:
+        if self.stage1_ready or self._stage1_pending:
             return 2
         if self.stage1_iterations < self.config["stage1_steps"]:
             return 1
@@ -193,10 +223,13 @@ class StackGAN(GanzooModel):
 
     def condition(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(c, mu, logvar) of the final stage's CA net (Stage-I's when Stage-II has none)."""
-        ca = self.stage2_G.ca_net if self.stage == 2 and self.stage2_G.ca_net is not None else self.stage1_G.ca_net
+        stage2 = unwrap(self.stage2_G) if self.stage == 2 else None
+        ca = stage2.ca_net if stage2 is not None and stage2.ca_net is not None else unwrap(self.stage1_G).ca_net
         return ca(text.to(self.device))
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        if self.stage == 2:
+            self._ensure_stage1()
         images, text = batch["images"].contiguous(memory_format=torch.channels_last), batch["text"]
         z = torch.randn(images.shape[0], self.z_dim, device=self.device)
         if self.phase == 1:
@@ -220,41 +253,28 @@ class StackGAN(GanzooModel):
         return out | {"stage": self._stage_marker[2]}
 
     def _adversarial_step(self, fake: GeneratorOutput, images: torch.Tensor, text: torch.Tensor,
-                          D: Discriminator, opt_G: torch.optim.Optimizer,
+                          D: nn.Module, opt_G: torch.optim.Optimizer,
                           opt_D: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
         """One D step then one G step on the same fake batch, as the reference's trainer."""
         cond = text if self.config["d_text"] == "own" else fake.mu.detach()
-        uncond = D.get_uncond_logits is not None
-        # D: separate forward passes (so separate BN batch statistics) for real and fake
-        # images, and separate conditional-head passes for real, wrong and fake pairs.
         opt_D.zero_grad(set_to_none=True)
-        d_cond = D.condition(cond)
-        real_f = D.encode(images)
-        fake_f = D.encode(fake.image.detach())
-        real_logits = D.cond_logits(real_f, d_cond)
-        wrong_logits = D.cond_logits(real_f[:-1], d_cond[1:])
-        fake_logits = D.cond_logits(fake_f, d_cond)
-        d = discriminator_loss(self.adv, real_logits, wrong_logits, fake_logits,
-                               D.uncond_logits(real_f) if uncond else None,
-                               D.uncond_logits(fake_f) if uncond else None)
+        logits = D(fake.image.detach(), cond, real=images)
+        d = discriminator_loss(self.adv, logits["real"], logits["wrong"], logits["fake"],
+                               logits.get("real_uncond"), logits.get("fake_uncond"))
         d["d_loss"].backward()
         opt_D.step()
-        # G: D's weights get no gradient here (the reference computes and then discards it)
-        D.requires_grad_(False)
-        try:
-            opt_G.zero_grad(set_to_none=True)
-            g_f = D.encode(fake.image)
-            g_adv = self.adv.g(D.cond_logits(g_f, D.condition(cond)))
-            if uncond:
-                g_adv = g_adv + self.adv.g(D.uncond_logits(g_f))
+        opt_G.zero_grad(set_to_none=True)
+        with frozen(D):
+            g_logits = D(fake.image, cond)
+            g_adv = self.adv.g(g_logits["fake"])
+            if "fake_uncond" in g_logits:
+                g_adv = g_adv + self.adv.g(g_logits["fake_uncond"])
             kl = kl_divergence(fake.mu, fake.logvar) if fake.logvar is not None else self._zero
             g_loss = g_adv + self.config["kl_weight"] * kl
             g_loss.backward()
-            opt_G.step()
-        finally:
-            D.requires_grad_(True)
-        probs = {"p_real": torch.sigmoid(real_logits.detach()).mean(),
-                 "p_fake": torch.sigmoid(fake_logits.detach()).mean()}
+        opt_G.step()
+        probs = {"p_real": torch.sigmoid(logits["real"].detach().float()).mean(),
+                 "p_fake": torch.sigmoid(logits["fake"].detach().float()).mean()}
         return {k: v.detach() for k, v in d.items()} | {"g_loss": g_loss.detach(), "g_adv": g_adv.detach(),
                                                           "kl": kl.detach()} | probs
 
@@ -262,6 +282,8 @@ class StackGAN(GanzooModel):
     @torch.no_grad()
     def generate_stages(self, text: torch.Tensor, z: torch.Tensor | None = None) -> list[torch.Tensor]:
         """[Stage-I image] for stage 1, [Stage-I image, Stage-II image] (each at its own size) for stage 2."""
+        if self.stage == 2:
+            self._ensure_stage1()
         text = text.to(self.device)
         z = self.sample_z(text.shape[0]) if z is None else z.to(self.device)
         gens = [self.stage1_G] + ([self.stage2_G] if self.stage == 2 else [])
@@ -307,7 +329,8 @@ class StackGAN(GanzooModel):
             return
         self.stage1_iterations = int(extra.get("stage1_iterations", 0))
         self.epochs_in_phase = {int(k): int(v) for k, v in extra.get("epochs_in_phase", {"1": 0, "2": 0}).items()}
-        if self.stage == 2 and (extra.get("stage1_ready") or self.phase == 2):
+        if self.stage == 2 and extra.get("stage1_ready"):
             self._freeze_stage1()
+            self._stage1_pending = ""  # the checkpoint restored the trained Stage-I
         for phase in (1, 2):
             self._apply_lr(phase)
