@@ -191,10 +191,28 @@ def load_checkpoint(ckpt_dir: Path, model, with_optimizers: bool = True, restore
         model.load_state_dict(full, with_optimizers=with_optimizers)
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {ckpt_dir} does not fit this model's config: {str(exc).splitlines()[0]}") from None
+    if with_optimizers:
+        match_optimizer_layouts(model)
     if restore_rngs:
         restore_rng(state["rng"], tensors)
     state["harness"]["extra_tensors"] = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
     return state["harness"]
+
+
+def match_optimizer_layouts(model) -> None:
+    """Give each optimiser state tensor its parameter's memory layout.
+
+    Checkpoints hold tensors in the default (contiguous) layout; fused/foreach optimiser
+    kernels pair state and parameter elements by memory position, so a channels_last
+    parameter with a contiguous moment would silently update the wrong elements.
+    """
+    for opt in model.optimizers().values():
+        for group in opt.param_groups:
+            for p in group["params"]:
+                st = opt.state.get(p)
+                for k, v in (st or {}).items():
+                    if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                        st[k] = torch.empty_like(p).copy_(v)
 
 
 def load_network_weights(ckpt_dir: Path, network: str) -> dict[str, torch.Tensor]:

@@ -34,25 +34,40 @@ class CondLogits(nn.Module):
         return self.logit(self.joint(torch.cat((features, c), dim=1))).view(-1)
 
 
+class ProjectionLogits(nn.Module):
+    """The ``d_cond=projection`` variant (Miyato & Koyama 2018): psi(h) + <embed(cond), h>,
+    h = sum-pooled features. A stronger conditioning signal than concatenation."""
+
+    def __init__(self, channels: int, c_dim: int):
+        super().__init__()
+        self.linear = nn.Linear(channels, 1)
+        self.embed = nn.Linear(c_dim, channels, bias=False)
+
+    def forward(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = features.sum(dim=(2, 3))
+        return self.linear(h).view(-1) + (self.embed(cond) * h).sum(1)
+
+
 class Discriminator(nn.Module):
     """``uncond`` adds the Stage-II unconditional head; ``text_dim`` (the ``d_text=own``
     variant) gives D its own Linear(text_dim -> c_dim) so it is conditioned on raw text."""
 
     def __init__(self, image_size: int, df_dim: int, c_dim: int, uncond: bool = False,
-                 text_dim: int | None = None):
+                 text_dim: int | None = None, projection: bool = False, batch_norm: bool = True):
         super().__init__()
         convs = n_doublings(image_size)
         layers, ch = [down_block(3, df_dim, batch_norm=False)], df_dim
         for _ in range(convs - 1):
-            layers.append(down_block(ch, ch * 2))
+            layers.append(down_block(ch, ch * 2, batch_norm=batch_norm))
             ch *= 2
         while ch > 8 * df_dim:
-            layers += [conv3x3(ch, ch // 2), nn.BatchNorm2d(ch // 2), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [conv3x3(ch, ch // 2)] + ([nn.BatchNorm2d(ch // 2)] if batch_norm else [])
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
             ch //= 2
         self.encode_img = nn.Sequential(*layers)
         self.channels = ch
         self.text_proj = nn.Linear(text_dim, c_dim) if text_dim is not None else None
-        self.get_cond_logits = CondLogits(ch, c_dim)
+        self.get_cond_logits = ProjectionLogits(ch, c_dim) if projection else CondLogits(ch, c_dim)
         self.get_uncond_logits = nn.Conv2d(ch, 1, kernel_size=4, stride=4) if uncond else None
 
     def forward(self, fake: torch.Tensor, cond: torch.Tensor,

@@ -85,6 +85,8 @@ class StackGAN(GanzooModel):
             raise UsageError(f"stackgan loss must be one of {', '.join(LOSSES)}, got {c['loss']!r}")
         if c["d_text"] not in D_TEXT:
             raise UsageError(f"stackgan d_text must be one of {', '.join(D_TEXT)}, got {c['d_text']!r}")
+        if c["d_cond"] not in ("concat", "projection"):
+            raise UsageError(f"stackgan d_cond must be concat or projection, got {c['d_cond']!r}")
         if c["gf_dim"] < 4 or c["gf_dim"] * 8 < size // 4:
             raise UsageError(f"stackgan gf_dim must be >= 4 and >= image_size/32, got {c['gf_dim']}")
         for key in ("df_dim", "z_dim", "c_dim"):
@@ -127,6 +129,7 @@ class StackGAN(GanzooModel):
         betas = (c["beta1"], c["beta2"])
         self.adv = AdversarialLoss(c["loss"])
         d_text_dim = self.text_dim if c["d_text"] == "own" else None
+        d_options = {"projection": c["d_cond"] == "projection", "batch_norm": c["d_batchnorm"]}
         self._nets: dict[str, nn.Module] = {}
         self._opts: dict[str, torch.optim.Optimizer] = {}
         self._phase_of_opt: dict[str, int] = {}
@@ -138,13 +141,13 @@ class StackGAN(GanzooModel):
             self._nets[self.STAGE1_G] = self.stage1_G
             if train_stage1:
                 self.stage1_D = Discriminator(c["image_size"], c["df_dim"], c["c_dim"], uncond=False,
-                                              text_dim=d_text_dim)
+                                              text_dim=d_text_dim, **d_options)
                 self._nets["stage1_D"] = self.stage1_D
             if self.stage == 2:
                 self.stage2_G = Stage2Generator(self.text_dim, c["c_dim"], c["gf_dim"], c["r_num"], ca=c["ca"],
                                                 text_twice=c["text_twice"], residual=c["residual_stage2"])
                 self.stage2_D = Discriminator(4 * c["image_size"], c["df_dim"], c["c_dim"], uncond=True,
-                                              text_dim=d_text_dim)
+                                              text_dim=d_text_dim, **d_options)
                 self._nets.update(stage2_G=self.stage2_G, stage2_D=self.stage2_D)
         for name, net in self._nets.items():
             init_weights(net)

