@@ -30,8 +30,13 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# pytest-benchmark suites (not part of `make test`); JSON lands in benchmarks/results/<machine>/
+# and each run is compared with the previous saved one. GANZOO_PERF_FULL=1 adds the
+# minutes-per-step cases (StackGAN Stage-II at 256 px, batch 64, on a CPU).
 perf: $(STAMP)
-	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-autosave --benchmark-storage=benchmarks/results
+	mkdir -p benchmarks/results
+	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-autosave --benchmark-storage=benchmarks/results \
+		--benchmark-compare --benchmark-columns=min,median,max,rounds
 
 clean:
 	rm -rf $(VENV) $(BENCH_OUT)

@@ -33,7 +33,11 @@ def bench_presets() -> dict[str, dict[str, Any]]:
 
 
 def bench_preset(name: str) -> dict[str, Any]:
+    """Harness settings for a model preset name; ``cpu-reference`` uses ``cpu``'s, and so on."""
     presets = bench_presets()
+    family = name.split("-")[0].split(".")[0]
+    if name not in presets and family in presets:
+        return presets[family]
     if name not in presets:
         from ganzoo.errors import UnknownNameError
 
@@ -160,7 +164,7 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
                       inception_weights=plan.inception_weights)
     result = evaluate(ctx, list(plan.preset["metrics"]))
     # grid: the first captions of distinct test images, several z each
-    n_cap, n_z = int(plan.preset["grid_captions"]), int(plan.preset["grid_samples"])
+    n_cap, n_z = min(int(plan.preset["grid_captions"]), len(split)), int(plan.preset["grid_samples"])
     step = max(len(split) // n_cap, 1)
     cap_ids = [int(split.caption_ids[i * step, 0]) for i in range(n_cap)]
     captions = [split.captions[c] for c in cap_ids]

@@ -187,6 +187,7 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
             if distributed.any_flag(spent)[0] if dist_info.enabled else spent:
                 break
             batch = prepare_batch(_to_device(batch, model.device), speed)
+            phase = model.phase
             with autocast(speed, model.device):
                 losses = model.train_step(batch)
             state["step"] += 1
@@ -202,7 +203,7 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
                 status = "diverged"
                 reason = f"non-finite loss at step {state['step']}: " + ", ".join(f"{k}={v}" for k, v in bad.items())
                 break
-            timer.tick(getattr(model, "phase", "train"), model.batch_size)
+            timer.tick(phase, model.batch_size)
             state["epoch"], state["step_in_epoch"] = batch["epoch"], batch["step_in_epoch"] + 1
             if state["step_in_epoch"] >= per_epoch:
                 model.end_epoch(state["epoch"])

@@ -181,10 +181,10 @@ def test_stage2_trains_stage1_first_then_freezes_it():
     model.train()
     s1, s2 = snapshot(model.stage1_G), snapshot(model.stage2_G)
     for _ in range(2):
-        assert model.phase == 1
+        assert model.phase == "stage1"
         assert float(model.train_step(batch(model))["stage"]) == 1
     assert changed(s1, model.stage1_G) and not changed(s2, model.stage2_G)
-    assert model.phase == 2 and model.parameter_count()["stage1_G"] == 0
+    assert model.phase == "stage2" and model.parameter_count()["stage1_G"] == 0
     s1 = snapshot(model.stage1_G)
     for _ in range(2):
         assert float(model.train_step(batch(model))["stage"]) == 2
@@ -202,7 +202,7 @@ def test_stage2_loads_and_freezes_a_stage1_checkpoint(tmp_path):
     save_checkpoint(tmp_path / "run" / "checkpoint", stage1, {"step": 1})
     model = make({"stage": 2, "stage1_checkpoint": str(tmp_path / "run")})
     assert set(model.networks()) == {"stage1_G", "stage2_G", "stage2_D"}
-    assert model.parameter_count()["stage1_G"] == 0 and model.phase == 2
+    assert model.parameter_count()["stage1_G"] == 0 and model.phase == "stage2"
     model.train()
     model.train_step(batch(model))  # reads the Stage-I weights on first use
     for k, v in stage1.stage1_G.state_dict().items():

@@ -214,7 +214,12 @@ class StackGAN(GanzooModel):
 
     # ---- training ------------------------------------------------------------------
     @property
-    def phase(self) -> int:
+    def phase(self) -> str:
+        """The harness reports throughput per phase: "stage1" or "stage2"."""
+        return f"stage{self.stage_now}"
+
+    @property
+    def stage_now(self) -> int:
         """Which stage the next train_step trains."""
         if self.stage == 1:
             return 1
@@ -235,7 +240,7 @@ class StackGAN(GanzooModel):
             self._ensure_stage1()
         images, text = batch["images"].contiguous(memory_format=torch.channels_last), batch["text"]
         z = torch.randn(images.shape[0], self.z_dim, device=self.device)
-        if self.phase == 1:
+        if self.stage_now == 1:
             if self.stage == 2:  # in-run Stage-I phase: Stage-I learns from the batch at its own size
                 images = F.avg_pool2d(images, 4)
             out = self._adversarial_step(self.stage1_G(text, z), images, text, self.stage1_D,
@@ -307,7 +312,7 @@ class StackGAN(GanzooModel):
     # ---- schedule and state --------------------------------------------------------
     def end_epoch(self, epoch: int) -> None:
         """Halve the learning rates of the stage being trained every ``lr_decay_epoch`` of its epochs."""
-        phase = self.phase
+        phase = self.stage_now
         self.epochs_in_phase[phase] += 1
         self._apply_lr(phase)
 
