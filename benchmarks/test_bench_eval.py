@@ -2,11 +2,11 @@
 
 The speed target: evaluating N samples costs at most 1.15x the feature extractor's
 forward passes over N images. The model is a fresh ``stackgan`` at the ``cpu`` preset
-(Stage-II output, 64 px) on the shapes test split; the real images' statistics are
+(Stage-I only, 32 px output) on the shapes test split; the real images' statistics are
 computed and cached by a first, untimed call, as in any repeated ``ganzoo eval``.
 Each round first times the forward passes alone (torch-fidelity's InceptionV3 with the
-same weights, on N uint8 64 px images in batches of the evaluation batch size; pytest's
-``setup``, not in the benchmark's own figure) and then the evaluation (the benchmark's
+same weights, on N uint8 images of the model's output size, in batches of the
+evaluation batch size; pytest's ``setup``, not in the benchmark's own figure) and then the evaluation (the benchmark's
 figure), so the two see the same machine load; the first evaluation has already warmed
 up the Inception kernels. ``extra_info`` holds both medians, their ratio, and the time of
 generating the N samples alone. N: ``GANZOO_PERF_EVAL_SAMPLES`` (default 200); rounds:

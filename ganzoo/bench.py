@@ -137,8 +137,8 @@ def run_one(plan: BenchPlan, spec: RunSpec) -> dict:
         result = train(replace(spec), run_dir, device=plan.device, resume=resume, progress=plan.progress)
         row.update(status=result.status, reason=result.reason, steps=result.steps,
                    images_seen=result.images_seen, config=json.loads((run_dir / "run.json").read_text())["config"])
-        metrics = evaluate_run(plan, run_dir, result.train_stats)
-        row.update(metrics)
+        if result.status == "ok":  # a diverged run keeps its last good checkpoint, but is not scored
+            row.update(evaluate_run(plan, run_dir, result.train_stats))
     except GanzooError as exc:
         row.update(status="failed", reason=str(exc))
     except Exception as exc:  # a crash in one model must not lose the others

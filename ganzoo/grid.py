@@ -37,7 +37,7 @@ def render_grid(rows: list[list[torch.Tensor]], captions: list[str], cell: int |
     pad = 4
     width = caption_width + n_stages * (n * (cell + pad) + 2 * pad)
     height = len(rows) * (cell + pad) + pad
-    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    canvas = Image.new("RGB", (width, height), (200, 205, 220))  # not a shapes background colour
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default()
     for r, (stages, caption) in enumerate(zip(rows, captions)):

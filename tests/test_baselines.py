@@ -20,15 +20,6 @@ TINY_EXTRA = {"ebgan": {"code_dim": 8}}
 PLUGIN_DIRS = {"gan-int-cls": "ganzoo_gan_int_cls", "ebgan": "ganzoo_ebgan", "vae": "ganzoo_vae"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and lose a lot on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def registry():
     return get_registry(refresh=True)

