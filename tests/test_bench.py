@@ -59,7 +59,7 @@ def test_ablate_ca_end_to_end(tmp_path):
 
 def test_eval_prints_and_records_metrics(tmp_path):
     run = tmp_path / "run"
-    code, output = invoke(["train", "--model", TINY_GAN, "--steps", "2", "--out", str(run)]
+    code, output = invoke(["train", "--model", TINY_GAN, "--steps", "6", "--out", str(run)]
                           + [a for a in SMALL if a not in ("--eval-samples", "12")])
     assert code == 0, output
     code, output = invoke(["eval", "--checkpoint", str(run), "--samples", "16", "--metrics", FAST_METRICS,
