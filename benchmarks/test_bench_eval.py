@@ -9,7 +9,7 @@ same weights, on N uint8 images of the model's output size, in batches of the
 evaluation batch size; pytest's ``setup``, not in the benchmark's own figure) and then the evaluation (the benchmark's
 figure), so the two see the same machine load; the first evaluation has already warmed
 up the Inception kernels. ``extra_info`` holds both medians, their ratio, and the time of
-generating the N samples alone. N: ``GANZOO_PERF_EVAL_SAMPLES`` (default 200); rounds:
+generating the N samples alone. N: ``GANZOO_PERF_EVAL_SAMPLES`` (default 600); rounds:
 ``GANZOO_PERF_EVAL_ROUNDS`` (default 1). The difference that is neither generation nor
 forward passes is mostly torch-fidelity's FID (``np.linalg.eigvals`` of a 2048 x 2048
 product, 10-30 s on 2 CPU cores whatever N), so the ratio falls as N grows.
@@ -28,7 +28,7 @@ from ganzoo import fidelity, inception_offline
 from ganzoo.metrics import EvalContext, SampleStream, evaluate, to_uint8
 from ganzoo.registry import get_registry
 
-N = int(os.environ.get("GANZOO_PERF_EVAL_SAMPLES", "200"))
+N = int(os.environ.get("GANZOO_PERF_EVAL_SAMPLES", "600"))
 BATCH = 50
 TEXT_DIM = 384
 ROUNDS = int(os.environ.get("GANZOO_PERF_EVAL_ROUNDS", "1"))
