@@ -14,7 +14,11 @@ from ganzoo.runs import load_run
 TINY_STACKGAN = {"stage": 1, "gf_dim": 4, "df_dim": 4, "image_size": 16, "batch_size": 4, "z_dim": 8, "c_dim": 8}
 
 
-@pytest.mark.parametrize("model, overrides", [("stackgan", TINY_STACKGAN)])
+TINY_BASELINE = {"image_size": 16, "batch_size": 4, "z_dim": 8}
+
+
+@pytest.mark.parametrize("model, overrides", [("stackgan", TINY_STACKGAN), ("gan-int-cls", TINY_BASELINE),
+                                              ("ebgan", TINY_BASELINE)])
 def test_torchrun_two_ranks(tmp_path, model, overrides):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
