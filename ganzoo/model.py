@@ -114,8 +114,26 @@ class GanzooModel:
         """Intermediate images for display (e.g. StackGAN's Stage-I beside Stage-II)."""
         return [self.generate(text, z)]
 
+    #: epochs finished so far (drives the default learning-rate schedule; saved with the model)
+    epochs_done: int = 0
+
+    def lr_groups(self) -> list[tuple[torch.optim.Optimizer, str]]:
+        """(optimiser, config key of its base learning rate) pairs that the default
+        schedule halves every ``lr_decay_epoch`` epochs (0: never). None by default."""
+        return []
+
     def end_epoch(self, epoch: int) -> None:
-        """Called by the harness after each epoch (learning-rate schedules)."""
+        """Called by the harness after each epoch; ``epoch`` is the 0-based index of the
+        epoch that just finished. The default applies the halving schedule of :meth:`lr_groups`."""
+        self.epochs_done = epoch + 1
+        self.apply_lr_schedule()
+
+    def apply_lr_schedule(self) -> None:
+        every = int(self.config.get("lr_decay_epoch", 0))
+        factor = 0.5 ** (self.epochs_done // every) if every > 0 else 1.0
+        for opt, key in self.lr_groups():
+            for group in opt.param_groups:
+                group["lr"] = self.config[key] * factor
 
     def train(self, mode: bool = True) -> "GanzooModel":
         for net in self.networks().values():
@@ -147,11 +165,12 @@ class GanzooModel:
         self.load_extra_state(state.get("extra", {}))
 
     def extra_state(self) -> dict[str, Any]:
-        """JSON-able state beyond networks and optimisers (e.g. schedule position)."""
-        return {}
+        """JSON-able state beyond networks and optimisers (by default the schedule position)."""
+        return {"epochs_done": self.epochs_done}
 
     def load_extra_state(self, extra: dict[str, Any]) -> None:
-        pass
+        self.epochs_done = int(extra.get("epochs_done", 0))
+        self.apply_lr_schedule()
 
 
 def _unwrap(net: nn.Module) -> nn.Module:

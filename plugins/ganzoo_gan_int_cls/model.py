@@ -70,7 +70,6 @@ class GanIntCls(GanzooModel):
         betas = (c["beta1"], c["beta2"])
         self.opt_g = torch.optim.Adam(self.netG.parameters(), lr=c["lr_g"], betas=betas)
         self.opt_d = torch.optim.Adam(self.netD.parameters(), lr=c["lr_d"], betas=betas)
-        self.epochs_done = 0
 
     def networks(self) -> dict[str, nn.Module]:
         return {"generator": self.netG, "discriminator": self.netD}
@@ -120,22 +119,6 @@ class GanIntCls(GanzooModel):
         z = self.sample_z(text.shape[0]) if z is None else z.to(self.device)
         return self.netG(z, text)
 
-    # ---- learning-rate schedule: halve every lr_decay_epoch epochs ------------------------
-    def end_epoch(self, epoch: int) -> None:
-        """``epoch`` is the 0-based index of the epoch that just finished."""
-        self.epochs_done = epoch + 1
-        self._apply_lr()
-
-    def _apply_lr(self) -> None:
-        every = self.config["lr_decay_epoch"]
-        factor = 0.5 ** (self.epochs_done // every) if every > 0 else 1.0
-        for opt, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):
-            for group in opt.param_groups:
-                group["lr"] = self.config[key] * factor
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"epochs_done": self.epochs_done}
-
-    def load_extra_state(self, extra: dict[str, Any]) -> None:
-        self.epochs_done = int(extra.get("epochs_done", 0))
-        self._apply_lr()
+    # ---- learning-rate schedule: the base class halves these every lr_decay_epoch epochs ----
+    def lr_groups(self) -> list[tuple[torch.optim.Optimizer, str]]:
+        return [(self.opt_g, "lr_g"), (self.opt_d, "lr_d")]

@@ -54,7 +54,6 @@ class ConditionalVae(GanzooModel):
         self.decoder = Decoder(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"]).to(self.device)
         params = list(self.encoder.parameters()) + list(self.decoder.parameters())
         self.opt = torch.optim.Adam(params, lr=c["lr"], betas=(c["beta1"], c["beta2"]))
-        self.epochs_done = 0
 
     def networks(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, "decoder": self.decoder}
@@ -81,21 +80,6 @@ class ConditionalVae(GanzooModel):
         z = self.sample_z(text.shape[0]) if z is None else z.to(self.device)
         return self.decoder(z, text)
 
-    # ---- learning-rate schedule: halve every lr_decay_epoch epochs ------------------------
-    def end_epoch(self, epoch: int) -> None:
-        """``epoch`` is the 0-based index of the epoch that just finished."""
-        self.epochs_done = epoch + 1
-        self._apply_lr()
-
-    def _apply_lr(self) -> None:
-        every = self.config["lr_decay_epoch"]
-        factor = 0.5 ** (self.epochs_done // every) if every > 0 else 1.0
-        for group in self.opt.param_groups:
-            group["lr"] = self.config["lr"] * factor
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"epochs_done": self.epochs_done}
-
-    def load_extra_state(self, extra: dict[str, Any]) -> None:
-        self.epochs_done = int(extra.get("epochs_done", 0))
-        self._apply_lr()
+    # ---- learning-rate schedule: the base class halves these every lr_decay_epoch epochs ----
+    def lr_groups(self) -> list[tuple[torch.optim.Optimizer, str]]:
+        return [(self.opt, "lr")]
