@@ -1,10 +1,13 @@
 """`ganzoo bench`: every listed model, trained and evaluated under one harness, one store, one report.
 
-Each (model, variant, seed) is one run: trained by :func:`ganzoo.harness.train`, evaluated
-by :func:`ganzoo.metrics.evaluate`, illustrated by a sample grid, and written as one row of
-the SQLite store when it ends. A failure or divergence is a row too, never a gap. A bench
-started again with ``--resume`` skips the runs already in the store and resumes the
-interrupted one from its checkpoint.
+The whole request is checked first (:func:`validate_plan`): a bad model key or value, dataset
+name, dataset option or data folder stops the bench before anything is written. Then each
+(model, variant, seed) is one run in its own worker process (:mod:`ganzoo.worker`): trained by
+:func:`ganzoo.harness.train`, evaluated by :func:`ganzoo.metrics.evaluate`, checked for
+collapse, illustrated by a sample grid; the bench process alone writes the rows of the SQLite
+store, in the plan's order. A failure, divergence, collapse, crash, kill or timeout is a row
+too, never a gap. A bench started again with ``--resume`` skips the runs already in the store
+and resumes the interrupted one from its checkpoint.
 """
 
 from __future__ import annotations
@@ -57,6 +60,21 @@ class BenchPlan:
     progress: bool = True
     resume: bool = False
     command: str = field(default_factory=command_line)
+    jobs: int = 1  # worker processes at once
+    run_timeout: float | None = None  # seconds per run; a worker past it is killed and recorded as failed
+    threads: int | None = None  # torch threads per worker (default: the cores shared out among the jobs)
+    isolate: bool = True  # each run in its own worker process (False: in this process, as under torchrun)
+    git_rev: str | None = None  # the source revision, looked up once per bench
+    launcher: str = "local"  # local: worker processes here; slurm: one SLURM job per run (ganzoo.launchers)
+    slurm: Any = None  # ganzoo.launchers.slurm.SlurmOptions (partition, time, GPUs per run, ...) for --launcher slurm
+    shard: tuple[int, int] | None = None  # --shard I/N: only runs i with i % N == I; `ganzoo report` gathers
+
+
+def store_key(plan: BenchPlan, spec: RunSpec) -> tuple[str, str, str, int]:
+    """The (bench_id, model, variant, seed) a run's row carries in the store (paths made portable)."""
+    from ganzoo.store import portable_text
+
+    return (plan.bench_id, spec.model, portable_text(spec.variant(), plan.out), spec.seed)
 
 
 def run_key(spec: RunSpec) -> str:
@@ -64,28 +82,185 @@ def run_key(spec: RunSpec) -> str:
     return f"{spec.model}{'-' + variant if variant else ''}-s{spec.seed}"
 
 
-def run_bench(plan: BenchPlan) -> dict:
-    """Train, evaluate and record every run of ``plan``; then export and report. Returns paths."""
-    from ganzoo import distributed
-    from ganzoo.store import ResultStore
+def validate_plan(plan: BenchPlan) -> None:
+    """Check the whole request before any run starts; a :class:`UsageError` names what is wrong.
 
+    Every variant's keys and values (through the model's config resolution and ``validate``),
+    budgets, text encoders, dataset names and options, data folders (present, not empty, and
+    readable by the dataset), batch sizes against the training split, speed options and
+    bench settings. Writes nothing.
+    """
+    from ganzoo.harness import resolve_model_config
+    from ganzoo.registry import get_registry
+    from ganzoo.speed import SpeedOptions
+
+    if not plan.specs:
+        raise UsageError("nothing to run: the plan has no runs")
+    from ganzoo.launchers import check_launcher
+
+    check_launcher(plan)  # --launcher (submitit installed, SLURM options), --shard
+    if int(plan.jobs) < 1:
+        raise UsageError(f"--jobs must be a positive number or 'auto', got {plan.jobs}")
+    if plan.run_timeout is not None and plan.run_timeout <= 0:
+        raise UsageError(f"--run-timeout must be a positive number of seconds, got {plan.run_timeout:g}")
+    if plan.threads is not None and plan.threads < 1:
+        raise UsageError(f"--threads must be positive, got {plan.threads}")
+    if plan.inception_weights is not None and not Path(plan.inception_weights).is_file():
+        raise UsageError(f"--inception-weights {plan.inception_weights} is not a file")
+    if plan.out.exists() and not plan.out.is_dir():
+        raise UsageError(f"--out {plan.out} exists and is not a folder")
+    reg = get_registry()
+    for name in plan.preset.get("metrics", []):
+        reg.get("metric", name)
+    datasets: dict[str, Any] = {}
+    for spec in plan.specs:
+        spec.validate()
+        if not any([spec.steps, spec.epochs, spec.time_budget_s, spec.images_budget]):
+            raise UsageError("give a training budget: --steps, --epochs or --budget")
+        model_cls, config = resolve_model_config(spec)  # unknown keys (nearest named), bad values
+        _validate_model_config(model_cls, config)
+        SpeedOptions.from_json(spec.speed).validate(plan.device)
+        if spec.text_encoder is not None:
+            reg.get("text encoder", spec.text_encoder)
+        key = json.dumps([spec.dataset, spec.dataset_options], sort_keys=True, default=str)
+        if key not in datasets:
+            reg.get("dataset", spec.dataset)  # unknown names list the valid ones
+            _check_data_dir(spec)
+            datasets[key] = reg.dataset(spec.dataset, **spec.dataset_options)
+        n_train = len(datasets[key].split("train"))
+        batch = config.get("batch_size")
+        if isinstance(batch, int) and batch > n_train:
+            raise UsageError(f"{spec.model}: batch_size {batch} is larger than the {n_train} training images "
+                             f"of {spec.dataset}; lower it (e.g. {spec.model}:batch_size={max(n_train // 2, 1)})")
+
+
+def _validate_model_config(model_cls, config: dict) -> None:
+    """The model's own range checks (``GanzooModel.validate``) without building its networks."""
+    try:
+        probe = object.__new__(model_cls)
+        probe.config = dict(config)
+        model_cls.validate(probe, dict(config))
+    except GanzooError:
+        raise
+    except Exception:  # a validate that needs a built model: the run itself reports it
+        pass
+
+
+def _check_data_dir(spec: RunSpec) -> None:
+    data_dir = spec.dataset_options.get("data_dir")
+    if data_dir is None or str(data_dir).strip() == "":
+        return  # the dataset says whether it needs one
+    path = Path(str(data_dir)).expanduser()
+    if not path.exists():
+        raise UsageError(f"--data-dir {data_dir} does not exist (dataset {spec.dataset})")
+    if not path.is_dir():
+        raise UsageError(f"--data-dir {data_dir} is not a folder (dataset {spec.dataset})")
+    if not any(path.iterdir()):
+        raise UsageError(f"--data-dir {data_dir} is empty; dataset {spec.dataset} needs its files there "
+                         f"(check a folder with `ganzoo data check PATH --dataset {spec.dataset}`)")
+
+
+def _check_leftovers(plan: BenchPlan) -> None:
+    """Without --resume, a run folder holding a checkpoint but no row would be silently mixed in."""
+    if plan.resume:
+        return
+    store_path = plan.out / "results.sqlite"
+    done = set()
+    if store_path.is_file():
+        from ganzoo.store import ResultStore
+
+        done = ResultStore(store_path, create=False).finished_keys()
+    for spec in plan.specs:
+        run_dir = plan.out / "runs" / run_key(spec)
+        if store_key(plan, spec) not in done and (run_dir / "checkpoint" / "state.json").exists():
+            raise UsageError(f"{run_dir} already holds an unfinished run; pass --resume to continue it "
+                             f"or choose another --out")
+
+
+def run_bench(plan: BenchPlan) -> dict:
+    """Train, evaluate and record every run of ``plan``; then export and report. Returns paths.
+
+    The request is validated first (nothing is written when it is bad); each run then goes
+    to a worker process unless ``plan.isolate`` is off or torchrun started several ranks.
+    """
+    from ganzoo import distributed
+    from ganzoo.env import git_revision
+    from ganzoo.store import ResultStore, portable_text
+
+    validate_plan(plan)
     if not distributed.info().is_main:
         return _train_only(plan)
+    if plan.shard is not None:  # rows go to the run folders; `ganzoo report OUT` gathers the shards
+        from ganzoo.launchers.shards import run_shard
+
+        return run_shard(plan)
+    _check_leftovers(plan)
+    plan.command = portable_text(plan.command, plan.out)
+    if plan.git_rev is None:
+        plan.git_rev = git_revision()
     plan.out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(plan.out / "results.sqlite")
     done = store.finished_keys()
+    todo = []
     for spec in plan.specs:
-        key = (plan.bench_id, spec.model, spec.variant(), spec.seed)
-        if key in done:
+        if store_key(plan, spec) in done:
             click.echo(f"skip {run_key(spec)}: already in the store")
-            continue
-        row = run_one(plan, spec)
+        else:
+            todo.append(spec)
+
+    def record(spec: RunSpec, row: dict) -> None:
         run_id = store.add_run(row)
-        curves = _curve_points(Path(row["run_dir"]))
+        curves = _curve_points(plan.out / "runs" / run_key(spec))
         if curves:
             store.add_curve_points(run_id, curves)
         _echo_row(row)
+
+    if plan.isolate and not distributed.info().enabled:
+        from ganzoo.launchers import launch
+
+        launch(plan, todo, record)  # worker processes here, or SLURM jobs
+    else:
+        for spec in todo:
+            record(spec, run_one(plan, spec))
     return finish(plan, store)
+
+
+def plan_outcome(plan: BenchPlan) -> list[dict]:
+    """The store rows of ``plan``'s runs that did not end ok (failed, diverged, collapsed), in plan order."""
+    from ganzoo.store import ResultStore
+
+    path = plan.out / "results.sqlite"
+    if not path.is_file():
+        return []
+    runs = ResultStore(path, create=False).runs()
+    wanted = [store_key(plan, spec) for spec in plan.specs]
+    bad = []
+    for key in wanted:
+        rows = runs[(runs["bench_id"] == key[0]) & (runs["model"] == key[1]) & (runs["variant"].fillna("") == key[2])
+                    & (runs["seed"] == key[3])]
+        if len(rows) and rows.iloc[-1]["status"] != "ok":
+            bad.append(rows.iloc[-1].to_dict())
+    return bad
+
+
+class RunsNotOkError(GanzooError):
+    """Some runs failed, diverged or collapsed: the report is written, the exit status says so (1)."""
+
+    exit_code = 1
+
+
+def raise_for_outcome(plan: BenchPlan, report_path: Any = None) -> None:
+    """One-line error (exit 1) when any run of ``plan`` did not end ok; what ``--allow-failures`` skips."""
+    bad = plan_outcome(plan)
+    if not bad:
+        return
+    counts: dict[str, int] = {}
+    for row in bad:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    where = f"; the report lists why: {report_path}" if report_path else ""
+    raise RunsNotOkError(f"{len(bad)} of {len(plan.specs)} runs did not end ok ({summary}){where} "
+                         f"(--allow-failures exits 0)")
 
 
 def _train_only(plan: BenchPlan) -> dict:
@@ -108,17 +283,42 @@ def _train_only(plan: BenchPlan) -> dict:
 
 
 def finish(plan: BenchPlan, store) -> dict:
+    from ganzoo.env import git_revision
     from ganzoo.report import build_report
+    from ganzoo.store import portable_text
 
     store.export(plan.out)
+    slurm = plan.launcher == "slurm"  # the runs' GPUs are on the cluster's nodes, not here
+    env = environment("cpu" if slurm else plan.device)
+    env["git_rev"] = plan.git_rev or git_revision()  # the one revision of the whole bench
+    if slurm:
+        from ganzoo.launchers.slurm import report_device_name
+
+        env["device"] = plan.device
+        env["device_name"] = report_device_name(plan, store, env["device_name"])
+    elif plan.isolate:
+        env["device_name"] = _worker_device_name(plan, env["device_name"])
     written = build_report(store, plan.out / "report", title=f"ganzoo bench {plan.bench_id}",
-                           command=plan.command, environment=environment(plan.device))
+                           command=portable_text(plan.command, plan.out), environment=env)
     print_summary(store)
     return written
 
 
-def run_one(plan: BenchPlan, spec: RunSpec) -> dict:
-    from ganzoo.harness import train
+def _worker_device_name(plan: BenchPlan, name: str) -> str:
+    """The device line as the workers saw it: their thread count, not the bench process's."""
+    import re
+
+    from ganzoo.worker import resolve_jobs, threads_per_worker
+
+    jobs = resolve_jobs(plan.jobs, plan.device)
+    threads = threads_per_worker(jobs, plan.threads)
+    name = re.sub(r"\d+ threads\)$", f"{threads} threads per run, {jobs} run(s) at once)", name)
+    return name
+
+
+def run_one(plan: BenchPlan, spec: RunSpec, on_log=None) -> dict:
+    """Train, evaluate and check one run in this process; returns its store row (never raises for a run's failure)."""
+    from ganzoo.harness import bench_training_options, train
 
     run_dir = plan.out / "runs" / run_key(spec)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -128,21 +328,26 @@ def run_one(plan: BenchPlan, spec: RunSpec) -> dict:
         "command": plan.command, "started_at": started,
     }
     env = environment(plan.device)
-    row.update(device=env["device_name"], versions=env["versions"], git_rev=env["git_rev"])
+    row.update(device=env["device_name"], versions=env["versions"], git_rev=plan.git_rev or env["git_rev"])
     t0 = time.perf_counter()
     try:
         resume = (run_dir / "checkpoint" / "state.json").exists() and plan.resume
         if (run_dir / "checkpoint" / "state.json").exists() and not plan.resume:
             raise UsageError(f"{run_dir} already exists; use --resume or another --out")
-        result = train(replace(spec), run_dir, device=plan.device, resume=resume, progress=plan.progress)
+        result = train(replace(spec), run_dir, device=plan.device, resume=resume, progress=plan.progress,
+                       on_log=on_log, **bench_training_options(plan.preset, plan.device, spec.seed, plan.eval_split))
         row.update(status=result.status, reason=result.reason, steps=result.steps,
                    images_seen=result.images_seen, config=json.loads((run_dir / "run.json").read_text())["config"])
         if result.status == "ok":  # a diverged run keeps its last good checkpoint, but is not scored
-            row.update(evaluate_run(plan, run_dir, result.train_stats))
+            scored = evaluate_run(plan, run_dir, result.train_stats)
+            collapsed = scored.pop("collapse", None)
+            row.update(scored)
+            if collapsed:  # metrics stay recorded; the status keeps the run out of every mean
+                row.update(status="collapsed", reason=collapsed)
     except GanzooError as exc:
         row.update(status="failed", reason=str(exc))
     except Exception as exc:  # a crash in one model must not lose the others
-        row.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
+        row.update(status="failed", reason=f"{type(exc).__name__}: {exc} (traceback in runs/{run_dir.name}/error.txt)")
         (run_dir / "error.txt").parent.mkdir(parents=True, exist_ok=True)
         (run_dir / "error.txt").write_text(traceback.format_exc())
     row["wall_time_s"] = time.perf_counter() - t0
@@ -155,7 +360,11 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
     from ganzoo.grid import generate_rows, save_grid
     from ganzoo.metrics import EvalContext, evaluate
 
+    from ganzoo.resize import at_size
+
     run = load_run(run_dir, device=plan.device)
+    # arms of an ablation with different output sizes are all judged at the largest
+    run.model = at_size(run.model, plan.preset.get("eval_image_size"))
     split = run.dataset.split(plan.eval_split)
     table = run.embeddings(split)
     ctx = EvalContext(model=run.model, split=split, embeddings=table, dataset_name=run.spec.dataset,
@@ -168,9 +377,10 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
     step = max(len(split) // n_cap, 1)
     cap_ids = [int(split.caption_ids[i * step, 0]) for i in range(n_cap)]
     captions = [split.captions[c] for c in cap_ids]
-    rows = generate_rows(run.model, table[cap_ids], n_z, seed=run.spec.seed)
+    rows = generate_rows(run.model, table[cap_ids], n_z, seed=run.spec.seed, captions=captions)
     grid = save_grid(run_dir / "samples.png", rows, captions)
     values = result["values"]
+    collapse = _detect_collapse(run.model, table, run.spec.seed, list(split.captions))
     rates = train_stats.get("train_images_per_s") or {}
     throughput = {**{f"train_images_per_s.{k}": v for k, v in rates.items()},
                   "sample_images_per_s": values.get("sample-throughput"),
@@ -178,7 +388,20 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
                   "batch_size": train_stats.get("batch_size"), "device": train_stats.get("device_name")}
     return {"metrics": values, "unavailable": result["unavailable"], "metric_info": result["info"],
             "throughput": throughput, "peak_memory_mb": train_stats.get("peak_memory_mb"),
-            "samples": {"grid": str(grid), "captions": captions}}
+            "samples": {"grid": str(grid), "captions": captions}, "collapse": collapse}
+
+
+def _detect_collapse(model, table, seed: int, captions: list[str]) -> str | None:
+    """``ganzoo.collapse.detect_collapse``'s reason when it is installed, else None."""
+    try:
+        from ganzoo.collapse import detect_collapse
+    except ImportError:
+        return None
+    import inspect
+
+    if "captions" in inspect.signature(detect_collapse).parameters:
+        return detect_collapse(model, table, seed, captions=captions)
+    return detect_collapse(model, table, seed)
 
 
 def _curve_points(run_dir: Path) -> list[tuple[int, str, float]]:
@@ -201,21 +424,19 @@ def _echo_row(row: dict) -> None:
                f"seed {row['seed']}: {brief}{' - ' + row['reason'] if row.get('reason') else ''}")
 
 
-SUMMARY_METRICS = ["caption-accuracy.shape", "caption-accuracy.colour", "caption-accuracy.size",
-                   "caption-accuracy.position", "caption-accuracy.background", "caption-accuracy.exact",
-                   "r-precision", "fid", "kid", "domain-fid", "sample-throughput"]
-
-
 def print_summary(store) -> None:
-    """A compact end-of-bench table: one line per run, the headline metrics."""
+    """A compact end-of-bench table: one line per run, the headline metrics (as their metrics declare them)."""
     import pandas as pd
+
+    from ganzoo.report import columns
 
     df = store.runs()
     if df.empty:
         return
-    cols = [f"metric.{m}" for m in SUMMARY_METRICS if f"metric.{m}" in df.columns and df[f"metric.{m}"].notna().any()]
+    cols = columns.headline_metrics(df)
+    shown = columns.presentations(df)
     table = df[["model", "variant", "seed", "status"] + cols].copy()
-    table.columns = [c.removeprefix("metric.").removeprefix("caption-accuracy.") for c in table.columns]
+    table.columns = ["model", "variant", "seed", "status"] + [columns.header(c, titles=shown) for c in cols]
     with pd.option_context("display.width", 220, "display.max_columns", 30):
         click.echo("\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 

@@ -142,10 +142,15 @@ class EpochBatchSampler:
 
 
 class TrainView(torch.utils.data.Dataset):
-    """Turns a :class:`BatchPlan` into a batch dict: images, text embeddings, caption ids."""
+    """Turns a :class:`BatchPlan` into a batch dict: images, text embeddings, caption ids.
 
-    def __init__(self, split: CaptionedSplit, embeddings: torch.Tensor, image_size: int, train: bool = True):
+    With a ``vocab`` (word-level models), ``text`` is a :class:`ganzoo.conditioning.Conditioning`
+    of the chosen captions: the same sentence vectors plus their words."""
+
+    def __init__(self, split: CaptionedSplit, embeddings: torch.Tensor, image_size: int, train: bool = True,
+                 vocab=None):
         self.split, self.embeddings, self.image_size, self.train = split, embeddings, image_size, train
+        self.vocab = vocab
 
     def __len__(self) -> int:
         return len(self.split)
@@ -154,9 +159,16 @@ class TrainView(torch.utils.data.Dataset):
         idx = torch.tensor(plan.indices, dtype=torch.long)
         slots = torch.tensor(plan.caption_slots, dtype=torch.long)
         cap = self.split.caption_ids[idx, slots]
+        text = self.split.text_for_batch(self.embeddings, idx, slots, plan.aug_seed)
+        if self.vocab is not None:
+            from ganzoo.conditioning import Conditioning
+
+            captions = [self.split.captions[c] for c in cap.tolist()]
+            tokens, mask = self.vocab.encode(captions)
+            text = Conditioning(text, tokens, mask, captions)
         return {
             "images": self.split.load_images(plan.indices, self.image_size, self.train, plan.aug_seed),
-            "text": self.split.text_for_batch(self.embeddings, idx, slots, plan.aug_seed),
+            "text": text,
             "caption_ids": cap,
             "indices": idx,
             "epoch": plan.epoch,

@@ -16,13 +16,19 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate_rows(model, text: torch.Tensor, n_per_caption: int, seed: int = 0) -> list[list[torch.Tensor]]:
-    """For each caption embedding: its images per stage, each (n, 3, S, S), with fixed z per column."""
+def generate_rows(model, text: torch.Tensor, n_per_caption: int, seed: int = 0,
+                  captions: list[str] | None = None) -> list[list[torch.Tensor]]:
+    """For each caption embedding: its images per stage, each (n, 3, S, S), with fixed z per column.
+
+    ``captions`` (the strings ``text`` embeds) are required for word-level models."""
+    from ganzoo.conditioning import condition
+
     g = torch.Generator().manual_seed(seed)
     z = model.sample_z(n_per_caption, generator=g)
     rows = []
     for i in range(text.shape[0]):
         t = text[i : i + 1].expand(n_per_caption, -1).to(model.device)
+        t = condition(model, t, None if captions is None else [captions[i]] * n_per_caption)
         torch.manual_seed(seed + 1)  # CA's eps and any other sampling: reproducible per row
         rows.append([s.cpu() for s in model.generate_stages(t, z)])
     return rows

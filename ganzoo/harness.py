@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from ganzoo import distributed
 from ganzoo.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from ganzoo.conditioning import VOCAB_FILE, Conditioning, Vocabulary, model_kwargs, wants_words
 from ganzoo.data import EpochBatchSampler, TrainView, identity_collate
 from ganzoo.env import environment, resolve_device, seed_everything
 from ganzoo.errors import GanzooError, UsageError
@@ -83,7 +84,9 @@ def resolve_model_config(spec: RunSpec) -> tuple[type, dict]:
 
 def _to_device(batch: dict, device: torch.device) -> dict:
     non_blocking = device.type == "cuda"
-    return {k: v.to(device, non_blocking=non_blocking) if torch.is_tensor(v) else v for k, v in batch.items()}
+    # tensors, and a word-level model's Conditioning (which moves all its tensors)
+    return {k: v.to(device, non_blocking=non_blocking) if torch.is_tensor(v) or isinstance(v, Conditioning) else v
+            for k, v in batch.items()}
 
 
 def _losses_to_floats(losses: dict) -> dict[str, float]:
@@ -96,10 +99,21 @@ def _losses_to_floats(losses: dict) -> dict[str, float]:
 
 def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume: bool = False,
           progress: bool = True, on_log: Callable[[int, dict], None] | None = None,
-          sync_bn: bool = False) -> TrainResult:
+          sync_bn: bool = False, eval_every: int | None = None,
+          on_eval: "Callable[[object, object, Conditioner], dict[str, float]] | None" = None,
+          tensorboard: bool = False) -> TrainResult:
     """Train ``spec`` into ``run_dir`` until its budget is spent (or resume an interrupted run).
 
     Under torchrun every rank calls this; only rank 0 writes anything.
+
+    With ``eval_every`` (images seen) and ``on_eval(model, dataset, conditioner) -> values``, the
+    values are measured before training, each time another ``eval_every`` images have been
+    seen, and at the end; each measurement is a ``log.jsonl`` record with ``eval.<value>``,
+    ``eval.images_seen`` and ``eval.wall_time_s`` (training time so far, the measurements left
+    out: they count neither against a wall-clock budget nor in the throughput). The RNG states
+    are restored afterwards, so a run trains exactly as it would without them (not under torchrun).
+    ``tensorboard`` also writes losses, these values and sample grids as TensorBoard events
+    in ``run_dir/tensorboard`` (:mod:`ganzoo.tensorboard`).
     """
     spec.validate()
     if not any([spec.steps, spec.epochs, spec.time_budget_s, spec.images_budget]):
@@ -133,8 +147,12 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
         spec.text_encoder = dataset.default_text_encoder
     conditioner = Conditioner.fit(spec, train_split)
     table = conditioner.split_table(train_split)
+    vocab = None
+    if wants_words(model_cls):  # word-level models: a vocabulary of the training captions' words
+        vocab = (Vocabulary.load(run_dir / VOCAB_FILE) if resume and (run_dir / VOCAB_FILE).exists()
+                 else Vocabulary.build(train_split.captions))
     seed_everything(spec.seed, spec.deterministic)  # model init does not depend on caption encoding
-    model = model_cls(config, text_dim=conditioner.dim, device=device)
+    model = model_cls(config, text_dim=conditioner.dim, device=device, **model_kwargs(model_cls, vocab))
     env = environment(device)
     env["world_size"] = dist_info.world_size
     distributed.barrier()  # every rank has checked the run directory before rank 0 writes to it
@@ -143,6 +161,8 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     if main and not resume:
         write_run_file(run_dir, spec, config, env)
         conditioner.save(run_dir / "text.safetensors")
+        if vocab is not None:
+            vocab.save(run_dir / VOCAB_FILE)
 
     state = {"step": 0, "epoch": 0, "step_in_epoch": 0, "images_seen": 0, "elapsed_s": 0.0}
     if resume:
@@ -159,7 +179,7 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
                                 start_epoch=state["epoch"], start_step=state["step_in_epoch"])
     if sampler.batches_per_epoch() == 0:
         raise UsageError(f"batch size {model.batch_size} is larger than the {len(train_split)} training images")
-    loader = DataLoader(TrainView(train_split, table, model.image_size, train=True), batch_sampler=sampler,
+    loader = DataLoader(TrainView(train_split, table, model.image_size, train=True, vocab=vocab), batch_sampler=sampler,
                         collate_fn=identity_collate, num_workers=spec.num_workers,
                         pin_memory=torch.device(device).type == "cuda",
                         persistent_workers=spec.num_workers > 0,
@@ -174,11 +194,44 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
         save()
 
     log_path = run_dir / "log.jsonl"
+    board = None
+    if tensorboard and main:
+        from ganzoo.tensorboard import TensorBoardLog
+
+        board = TensorBoardLog(run_dir)
+    periodic = bool(eval_every and on_eval and main and not dist_info.enabled)
+    next_eval = (state["images_seen"] // int(eval_every) + 1) * int(eval_every) if periodic else None
+    last_eval = -1
+
+    def measure() -> float:
+        """Run the in-training evaluation (and a TensorBoard grid); returns the seconds it took."""
+        nonlocal last_eval
+        began = time.perf_counter()
+        rng = _rng_states()
+        try:
+            values = on_eval(model, dataset, conditioner) if periodic else {}
+            record = {"step": state["step"], "epoch": state["epoch"],
+                      **{f"eval.{k}": float(v) for k, v in values.items()},
+                      "eval.images_seen": state["images_seen"], "eval.wall_time_s": round(state["elapsed_s"], 3)}
+            if values:
+                _append_log(log_path, record)
+            if board is not None:
+                if values:
+                    board.metrics(state["step"], values, state["images_seen"], state["elapsed_s"])
+                board.image("samples", _board_grid(model, dataset, conditioner, spec.seed), state["step"])
+        finally:
+            _restore_rng_states(rng)
+            model.train()
+        last_eval = state["images_seen"]
+        return time.perf_counter() - began
+
     memory = PeakMemory(device)
     bar = Progress(max_steps, f"{spec.model}{'[' + spec.variant() + ']' if spec.variant() else ''} s{spec.seed}",
                    progress and main, initial=state["step"])
     status, reason, losses_f = "ok", "", {}
     start = time.perf_counter() - state["elapsed_s"]
+    if periodic and not resume:  # the untrained model: where every curve starts
+        start += measure()
     timer = PhaseTimer()
     model.train()
     try:
@@ -211,8 +264,14 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
             state["elapsed_s"] = time.perf_counter() - start
             if main and (state["step"] % spec.log_every == 0 or state["step"] == 1):
                 _append_log(log_path, {"step": state["step"], "epoch": state["epoch"], **losses_f})
+                if board is not None:
+                    board.losses(state["step"], losses_f)
                 if on_log:
                     on_log(state["step"], losses_f)
+            if next_eval is not None and state["images_seen"] >= next_eval:
+                start += measure()  # evaluation time is not training time
+                timer.last = time.perf_counter()
+                next_eval = (state["images_seen"] // int(eval_every) + 1) * int(eval_every)
             if state["step"] % spec.checkpoint_every == 0:
                 save()
             bar.update(1, losses_f)
@@ -226,6 +285,10 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
         distributed.sync_buffers(model)
     if status == "ok":
         save()
+    if status == "ok" and (periodic and last_eval != state["images_seen"] or board is not None):
+        measure()  # the end of every curve (and the final grid)
+    if board is not None:
+        board.close()
     if dist_info.enabled:
         print(f"[rank {dist_info.rank}/{dist_info.world_size}] step {state['step']} weights "
               f"{distributed.weights_digest(model)} buffers {distributed.weights_digest(model, buffers=True)}", flush=True)
@@ -289,3 +352,74 @@ def _budget_spent(spec: RunSpec, state: dict, max_steps: int | None, elapsed: fl
 def _append_log(path: Path, record: dict) -> None:
     with open(path, "a") as fh:
         fh.write(json.dumps(record) + "\n")
+
+
+def _rng_states() -> dict:
+    import random
+
+    import numpy as np
+
+    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _restore_rng_states(states: dict) -> None:
+    import random
+
+    import numpy as np
+
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states:
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _eval_split(dataset, name: str = "test"):
+    try:
+        return dataset.split(name)
+    except Exception:
+        return dataset.split("train")
+
+
+def _board_grid(model, dataset, conditioner, seed: int):
+    from ganzoo.tensorboard import sample_grid
+
+    split = _eval_split(dataset)
+    return sample_grid(model, split, conditioner.split_table(split), seed)
+
+
+def periodic_evaluation(metric_names: list[str], num_samples: int, batch_size: int, seed: int, device: str,
+                        split: str = "test") -> Callable:
+    """An ``on_eval`` for :func:`train`: the given metrics on ``num_samples`` samples of ``split``."""
+    cache: dict = {}
+
+    def on_eval(model, dataset, conditioner) -> dict[str, float]:
+        from ganzoo.metrics import EvalContext, evaluate
+
+        if "split" not in cache:
+            cache["split"] = _eval_split(dataset, split)
+            cache["table"] = conditioner.split_table(cache["split"])
+        ctx = EvalContext(model=model, split=cache["split"], embeddings=cache["table"],
+                          dataset_name=getattr(dataset, "name", "") or "", num_samples=int(num_samples),
+                          batch_size=min(int(batch_size), int(num_samples)), seed=seed, device=device)
+        return evaluate(ctx, metric_names)["values"]
+
+    return on_eval
+
+
+def bench_training_options(preset: dict, device: str, seed: int, split: str = "test") -> dict:
+    """The :func:`train` keywords a bench preset asks for: ``eval_every`` with the cheap metrics
+    among its ``metrics`` (on ``eval_every_samples`` samples), and ``tensorboard``."""
+    from ganzoo.metrics import cheap_metrics
+
+    options: dict = {"tensorboard": bool(preset.get("tensorboard"))}
+    every = int(preset.get("eval_every") or 0)
+    names = cheap_metrics(list(preset.get("metrics") or []))
+    if every > 0 and names:
+        samples = int(preset.get("eval_every_samples") or 200)
+        options.update(eval_every=every, on_eval=periodic_evaluation(
+            names, samples, int(preset.get("eval_batch") or samples), seed, device, split))
+    return options

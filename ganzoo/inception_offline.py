@@ -11,6 +11,9 @@ callers must check :data:`HAS_CLASSIFIER` and report IS as unavailable.
 
 The conversion runs once and is cached as a plain tensor-only state dict, which
 torch-fidelity loads through ``feature_extractor_weights_path``.
+
+:func:`speed_up` makes torch-fidelity's InceptionV3 forward pass faster on the CPU without
+changing its features beyond float rounding (tested against the plain forward).
 """
 
 from __future__ import annotations
@@ -112,3 +115,29 @@ def converted_weights(cache_dir: Path) -> Path | None:
     torch.save(state, tmp)
     os.replace(tmp, path)
     return path
+
+
+# ---- forward-pass speed -------------------------------------------------------------------
+def speed_up(extractor: torch.nn.Module) -> str:
+    """Run torch-fidelity's InceptionV3 channels-last on the CPU; returns what was done.
+
+    Measured (torch.profiler, 1 thread, batch 16, 32 px -> 299 px inputs): its 5 max and
+    8 average poolings take ~1.4 s per 10 images in NCHW and ~0.18 s channels-last, the
+    oneDNN convolutions are unchanged: ~15% less time per image. Only the layout changes,
+    so features agree with the plain forward to float rounding. ``torch.compile`` was
+    measured too and left out: ~230 s to compile on the 2-core machine, more than it saves
+    on the 600-2000 images of an evaluation. Other extractors are returned as they are.
+    """
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    if not isinstance(extractor, FeatureExtractorInceptionV3):
+        return "plain"
+    if next(extractor.parameters()).device.type != "cpu":
+        return "plain (not on the CPU)"
+    extractor.to(memory_format=torch.channels_last)
+    extractor.Conv2d_1a_3x3.register_forward_pre_hook(_to_channels_last)
+    return "channels_last"
+
+
+def _to_channels_last(module, args):
+    return (args[0].contiguous(memory_format=torch.channels_last),) + tuple(args[1:])

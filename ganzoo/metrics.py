@@ -53,7 +53,9 @@ from ganzoo.errors import GanzooError
 @dataclass
 class EvalContext:
     """Everything a metric may use. ``embeddings`` holds the model's conditioning vector of
-    every caption of ``split`` (already standardised), indexed like ``split.captions``."""
+    every caption of ``split`` (already standardised), indexed like ``split.captions``.
+    Condition the model through :meth:`condition`, never by indexing ``embeddings``
+    directly: a word-level model also needs the captions' words."""
 
     model: Any
     split: Any
@@ -72,6 +74,15 @@ class EvalContext:
 
         return Path(self.cache_dir) if self.cache_dir is not None else default_cache_dir()
 
+    def condition(self, caption_ids: torch.Tensor | list[int]):
+        """The model's ``text`` argument for these captions of ``split`` (on the model's device):
+        their embeddings, or a :class:`ganzoo.conditioning.Conditioning` for a word-level model."""
+        from ganzoo.conditioning import condition
+
+        ids = torch.as_tensor(caption_ids, dtype=torch.long).reshape(-1)
+        device = getattr(self.model, "device", None) or "cpu"
+        return condition(self.model, self.embeddings[ids].to(device), [self.split.captions[i] for i in ids.tolist()])
+
     def sample_info(self) -> dict:
         """How the generated samples were drawn (recorded with every sample-based figure)."""
         return {"num_samples": int(self.num_samples), "batch_size": int(self.batch_size), "seed": int(self.seed),
@@ -85,11 +96,38 @@ class MetricResult:
     info: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Presentation:
+    """How a report shows one value a metric produces (declared by the metric, recorded with its results).
+
+    ``title`` is the column header, ``higher_is_better`` gives the arrow (None: no arrow),
+    ``meaning`` is the one-line legend entry, ``headline`` puts the value in the leaderboard
+    (otherwise it is listed in the appendix only).
+    """
+
+    title: str
+    higher_is_better: bool | None = None
+    meaning: str = ""
+    headline: bool = False
+
+    def to_json(self) -> dict:
+        return {"title": self.title, "higher_is_better": self.higher_is_better, "meaning": self.meaning,
+                "headline": self.headline}
+
+
 class Metric:
-    """A named measurement of a trained model; subclasses implement :meth:`compute`."""
+    """A named measurement of a trained model; subclasses implement :meth:`compute`.
+
+    ``presentation`` maps value names this metric produces to their :class:`Presentation`;
+    values without one are listed in the report's appendix under their recorded name.
+    ``cheap`` marks a metric fast enough to measure at checkpoints during training
+    (``ganzoo bench --eval-every``) on a few hundred samples.
+    """
 
     name: str = "metric"
     description: str = ""
+    presentation: dict[str, Presentation] = {}
+    cheap: bool = False
 
     def compute(self, ctx: EvalContext, shared: dict) -> MetricResult:
         raise NotImplementedError
@@ -143,7 +181,7 @@ class SampleStream:
         self.cursor += n
         cap = self.caption_ids[sl]
         z = self.ctx.model.sample_z(n, generator=self.z_generator)
-        text = self.ctx.embeddings[cap].to(z.device)
+        text = self.ctx.condition(cap)
         images = self.ctx.model.generate(text, z)
         return SampleBatch(cap, self.image_indices[sl], images)
 
@@ -171,12 +209,30 @@ def evaluate(ctx: EvalContext, metric_names: list[str]) -> dict:
     ctx.model.eval()
     shared: dict = {"requested": set(dict.fromkeys(metric_names))}
     out: dict = {"values": {}, "unavailable": {}, "info": {}}
-    for name, metric in zip(dict.fromkeys(metric_names), metrics):
+    for order, (name, metric) in enumerate(zip(dict.fromkeys(metric_names), metrics)):
         result = metric.compute(ctx, shared)
         for key in list(result.values) + list(result.unavailable):
             if key in out["values"] or key in out["unavailable"]:
                 raise GanzooError(f"metric {name!r} reports {key!r}, which another metric already reported")
         out["values"].update({k: float(v) for k, v in result.values.items()})
         out["unavailable"].update(result.unavailable)
-        out["info"][name] = result.info
+        out["info"][name] = dict(result.info)
+        shown = {k: v for k, v in presentation_json(metric, order).items() if k in result.values}
+        if shown:  # recorded with the results, so a report needs no plugin installed to show them
+            out["info"][name]["presentation"] = shown
     return out
+
+
+def presentation_json(metric: Any, order: int = 0) -> dict[str, dict]:
+    """A metric's declared presentation as JSON: value name -> fields, plus its place in the request."""
+    declared = getattr(metric, "presentation", None) or {}
+    return {value: {**(p.to_json() if isinstance(p, Presentation) else dict(p)), "order": order * 100 + i}
+            for i, (value, p) in enumerate(declared.items())}
+
+
+def cheap_metrics(metric_names: list[str]) -> list[str]:
+    """The names among ``metric_names`` whose metric declares itself cheap (measured during training)."""
+    from ganzoo.registry import get_registry
+
+    registry = get_registry()
+    return [n for n in dict.fromkeys(metric_names) if getattr(registry.get("metric", n).obj, "cheap", False)]

@@ -24,16 +24,34 @@ class GanzooModel:
     implement :meth:`build`, :meth:`train_step` and :meth:`generate`.
 
     Batches given to :meth:`train_step` are dicts with ``images`` (B, 3, S, S) in [-1, 1]
-    at :attr:`image_size`, ``text`` (B, text_dim) caption embeddings and ``caption_ids``.
+    at :attr:`image_size`, ``text`` and ``caption_ids``. What ``text`` is depends on
+    :attr:`conditioning`: ``"sentence"`` (default): (B, text_dim) caption embeddings;
+    ``"words"``: a :class:`ganzoo.conditioning.Conditioning` holding those embeddings and the
+    captions' word ids, mask and strings (the same object reaches :meth:`generate`).
     """
 
     config_file: ClassVar[str | Path | None] = None
     description: ClassVar[str] = ""
+    #: "sentence" (text = embedding tensor) or "words" (text = ganzoo.conditioning.Conditioning)
+    conditioning: ClassVar[str] = "sentence"
 
-    def __init__(self, config: dict[str, Any], text_dim: int, device: str | torch.device = "cpu"):
+    def __init__(self, config: dict[str, Any], text_dim: int, device: str | torch.device = "cpu",
+                 vocab: Any = None):
+        from ganzoo.conditioning import wants_words
+        from ganzoo.errors import UsageError
+
         self.config = dict(config)
         self.text_dim = int(text_dim)
         self.device = torch.device(device)
+        #: the run's ganzoo.conditioning.Vocabulary (word-level models only; None otherwise)
+        self.vocab = vocab
+        if wants_words(self) and vocab is None:
+            if self.device.type != "meta":
+                raise UsageError(f"{type(self).__name__} reads words: build it with vocab="
+                                 "ganzoo.conditioning.Vocabulary.build(training_captions)")
+            from ganzoo.conditioning import PAD, UNK, Vocabulary
+
+            self.vocab = Vocabulary([PAD, UNK])  # a config check on the meta device: no words needed
         self._validate_common(self.config)
         self.validate(self.config)
         self.build()
@@ -86,7 +104,8 @@ class GanzooModel:
         raise NotImplementedError
 
     def generate(self, text: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        """Images in [-1, 1] at :attr:`image_size` for caption embeddings ``text``."""
+        """Images in [-1, 1] at :attr:`image_size` for ``text`` (embeddings, or a Conditioning
+        for word-level models)."""
         raise NotImplementedError
 
     # ---- optional hooks with defaults -----------------------------------------------

@@ -138,9 +138,30 @@ def read_run_file(run_dir: Path) -> dict:
         raise GanzooError(f"{run_dir} is not a ganzoo run directory (no {RUN_FILE}); "
                           "pass the directory `ganzoo train --out` wrote")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise GanzooError(f"{path} is damaged (invalid JSON)") from None
+        record = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:  # invalid JSON, not UTF-8 text, unreadable
+        kind = "invalid JSON" if isinstance(exc, ValueError) else exc.strerror or type(exc).__name__
+        raise GanzooError(f"{path} is damaged ({kind})") from None
+    _check_run_record(record, path)
+    return record
+
+
+def _check_run_record(record: Any, path: Path) -> None:
+    """A one-line GanzooError saying what is damaged when run.json lacks what a run needs."""
+    if not isinstance(record, dict):
+        raise GanzooError(f"{path} is damaged: expected a JSON object, found {type(record).__name__}")
+    spec = record.get("spec")
+    if not isinstance(spec, dict):
+        raise GanzooError(f"{path} is damaged: no 'spec' object (the run's model, dataset and seed)")
+    for key, kind in (("model", str), ("dataset", str), ("overrides", dict), ("dataset_options", dict)):
+        if key in spec and not isinstance(spec[key], kind) or key == "model" and key not in spec:
+            raise GanzooError(f"{path} is damaged: 'spec.{key}' is missing or not a {kind.__name__}")
+    try:
+        RunSpec.from_json(spec)
+    except (TypeError, ValueError) as exc:
+        raise GanzooError(f"{path} is damaged: 'spec' does not describe a run ({exc})") from None
+    if not isinstance(record.get("config"), dict):
+        raise GanzooError(f"{path} is damaged: no 'config' object (the model's resolved configuration)")
 
 
 @dataclass
@@ -160,7 +181,11 @@ class LoadedRun:
     def train_stats(self) -> dict:
         result = Path(self.run_dir) / "result.json"
         if result.exists():
-            return json.loads(result.read_text()).get("train_stats", {})
+            try:
+                stats = json.loads(result.read_text()).get("train_stats", {})
+            except (ValueError, AttributeError):
+                raise GanzooError(f"{result} is damaged (not the JSON object a finished run writes)") from None
+            return stats if isinstance(stats, dict) else {}
         return {}
 
 
@@ -176,7 +201,15 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     if not text_path.exists():
         raise GanzooError(f"{run_dir} lacks text.safetensors; the run did not finish its set-up")
     conditioner = Conditioner.load(text_path, spec)
-    model = model_cls(record["config"], text_dim=conditioner.dim, device=device)
+    from ganzoo.conditioning import model_kwargs, run_vocabulary  # word-level models get their vocabulary
+
+    try:
+        model = model_cls(record["config"], text_dim=conditioner.dim, device=device,
+                          **model_kwargs(model_cls, run_vocabulary(run_dir, model_cls)))
+    except (UsageError, KeyError, TypeError, ValueError) as exc:  # config edited or truncated by hand
+        what = f"config key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise GanzooError(f"{run_dir / RUN_FILE} is damaged: its 'config' does not build a "
+                          f"{spec.model} model ({what})") from None
     harness = load_checkpoint(run_dir / "checkpoint", model, with_optimizers=False)
     model.eval()
     return LoadedRun(run_dir, record, spec, model, dataset, conditioner, harness)

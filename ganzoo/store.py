@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import sqlite3
+import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -28,7 +31,9 @@ from ganzoo.errors import GanzooError
 SCHEMA_VERSION = 1
 STORE_FILENAME = "results.sqlite"
 BUSY_TIMEOUT_S = 30.0
-FINISHED_STATUSES = ("ok", "diverged", "failed")
+#: every status a run row may have; all but "ok" are listed in a report's failed section
+FINISHED_STATUSES = ("ok", "diverged", "failed", "collapsed")
+NOT_OK_STATUSES = tuple(s for s in FINISHED_STATUSES if s != "ok")
 
 # column name -> SQL type; JSON columns hold dicts/lists encoded as text.
 SCALAR_COLUMNS = {
@@ -77,6 +82,97 @@ def resolve_store_path(path: str | Path) -> Path:
     """A store file given either itself or the bench output directory that holds it."""
     path = Path(path)
     return path / STORE_FILENAME if path.is_dir() else path
+
+
+# -- paths free of the machine -----------------------------------------------------------------
+#
+# A store (and the CSV and reports made from it) records no absolute path of the machine it was
+# made on: a path inside the output folder is written relative to it (the folder itself as
+# ``<out>``), a shipped file as ``<ganzoo>/...``, the ganzoo cache as ``<cache>/...``, the Python
+# installation as ``<python>/...``, the home folder as ``~/...``; any other path relative to the
+# output folder.
+
+def _ganzoo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def _cache_root() -> Path:
+    from ganzoo.text import default_cache_dir
+
+    return default_cache_dir()
+
+
+def _inside(path: str, base: str) -> str | None:
+    if path == base:
+        return "."
+    prefix = base.rstrip(os.sep) + os.sep
+    return path[len(prefix):] if path.startswith(prefix) else None
+
+
+def portable_path(path: str | Path, root: str | Path | None = None) -> str:
+    """``path`` without the machine's folders (see above); ``root`` is the output folder."""
+    text = str(path)
+    if not os.path.isabs(text):
+        return text
+    bases: list[tuple[str | Path | None, str | None]] = [
+        (root, None), (_cache_root(), "<cache>"), (_ganzoo_root(), "<ganzoo>"), (sys.prefix, "<python>"),
+        (Path.home(), "~")]
+    forms = [os.path.normpath(text)]
+    real = os.path.realpath(text)
+    if real != forms[0]:
+        forms.append(real)
+    for base, label in bases:
+        if base is None:
+            continue
+        for form in forms:
+            for b in dict.fromkeys([os.path.normpath(str(base)), os.path.realpath(str(base))]):
+                rel = _inside(form, b)
+                if rel is None:
+                    continue
+                if label is None:
+                    return "<out>" if rel == "." else rel
+                return label if rel == "." else f"{label}/{rel}"
+    if root is not None:
+        real_root = os.path.realpath(str(root))
+        if os.path.commonpath([real, real_root]) != os.path.dirname(os.sep):  # they share a folder below /
+            return os.path.relpath(real, real_root)
+    return f"<elsewhere>/{os.path.basename(text.rstrip(os.sep))}"
+
+
+#: an absolute path inside free text: starts at a word boundary, runs to whitespace or quoting
+_ABSOLUTE = re.compile(r"(?<![\w.~<>/-])/[^\s'\"`<>|,;()\[\]{}]+")
+_SYSTEM_DIRS = {"dev", "proc", "sys"}
+
+
+def portable_text(text: str, root: str | Path | None = None) -> str:
+    """Every absolute path in ``text`` (of a folder that exists at the top level) made portable."""
+    if "/" not in text:
+        return text
+
+    def replace(match: re.Match) -> str:
+        found = match.group(0)
+        tail = ""
+        while found and found[-1] in ".:":
+            found, tail = found[:-1], found[-1] + tail
+        top = found.strip("/").split("/")[0]
+        if not top or top in _SYSTEM_DIRS or not os.path.isdir("/" + top):
+            return match.group(0)
+        return portable_path(found, root) + tail
+
+    return _ABSOLUTE.sub(replace, text)
+
+
+def portable_value(value: Any, root: str | Path | None = None) -> Any:
+    """``value`` (str, Path, or nested dicts/lists of them) with every path made portable."""
+    if isinstance(value, Path):
+        return portable_path(value, root)
+    if isinstance(value, str):
+        return portable_text(value, root)
+    if isinstance(value, Mapping):
+        return {k: portable_value(v, root) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable_value(v, root) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -216,8 +312,13 @@ class ResultStore:
     # -- writing -------------------------------------------------------------------------------
 
     def add_run(self, row: Mapping[str, Any]) -> str:
-        """Record one finished run (a single transaction); returns its run_id."""
-        row = dict(row)
+        """Record one finished run (a single transaction); returns its run_id.
+
+        Paths anywhere in the row are recorded without the machine's folders (see
+        :func:`portable_path`): relative to the folder that holds the store, or as ``<ganzoo>/...``,
+        ``<cache>/...``.
+        """
+        row = portable_value(dict(row), self.path.parent)
         run_id = str(row.pop("run_id", None) or uuid.uuid4().hex)
         extra = dict(row.pop("extra", None) or {})
         values: dict[str, Any] = {"run_id": run_id}
@@ -282,7 +383,7 @@ class ResultStore:
         return frame
 
     def finished_keys(self) -> set[tuple[str, str, str, int]]:
-        """``(bench_id, model, variant, seed)`` of runs that ended (ok, diverged or failed)."""
+        """``(bench_id, model, variant, seed)`` of runs that ended (ok, diverged, failed or collapsed)."""
         marks = ", ".join("?" for _ in FINISHED_STATUSES)
         with self._read() as conn:
             records = conn.execute(

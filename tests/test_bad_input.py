@@ -26,17 +26,18 @@ def one_line_error(output: str) -> str:
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["train", "--model", "stylegan9", "--steps", "1"], "valid models"),
-    (["train", "--model", "gan-int-cls", "--dataset", "mnist", "--steps", "1"], "valid datasets"),
-    (["train", "--model", "gan-int-cls", "--text-encoder", "bert", "--steps", "1"], "valid text encoders"),
-    (["train", "--model", "gan-int-cls", "--preset", "huge", "--steps", "1"], "cpu"),
-    (["bench", "--models", "stackgan,nope", "--steps", "1"], "valid models"),
-    (["eval", "--checkpoint", ".", "--metrics", "bogus-metric"], "ganzoo train"),
+    (["train", "--model", "stylegan9", "--steps", "1"], "unknown model 'stylegan9'; valid models: "),
+    (["train", "--model", "gan-int-cls", "--dataset", "mnist", "--steps", "1"], "valid datasets: "),
+    (["train", "--model", "gan-int-cls", "--text-encoder", "bert", "--steps", "1"], "valid text encoders: "),
+    (["train", "--model", "gan-int-cls", "--preset", "huge", "--steps", "1"], "cpu, paper"),
+    (["bench", "--models", "stackgan,nope", "--steps", "1"], "unknown model 'nope'; valid models: "),
 ])
 def test_unknown_names_exit_2_with_valid_list(args, needle, tmp_path):
-    code, out = run(args + ["--out", str(tmp_path / "o")] if args[0] in ("train", "bench") else args)
-    assert code in (1, 2), out
-    assert needle in one_line_error(out)
+    out = tmp_path / "o"
+    code, output = run(args + ["--out", str(out)])
+    assert code == 2, output
+    assert needle in one_line_error(output)
+    assert not out.exists()
 
 
 def test_mistyped_config_key_names_nearest(tmp_path):
@@ -87,6 +88,25 @@ def test_bad_captions(trained_run, tmp_path, caption, needle):
     code, out = run(["sample", "--checkpoint", str(trained_run), caption, "-o", str(tmp_path / "g.png")])
     assert code == 2 and needle in one_line_error(out)
     assert not (tmp_path / "g.png").exists()
+
+
+def test_unknown_metric_exits_2_before_any_work(trained_run):
+    """The metric names are checked on a real run (a bogus run folder would stop the command
+    earlier, at loading), before any sample is generated or anything written."""
+    before = sorted(p.name for p in trained_run.iterdir())
+    code, out = run(["eval", "--checkpoint", str(trained_run), "--metrics", "sample-throughput,bogus-metric",
+                     "--samples", "4", "--batch-size", "2", "--device", "cpu"])
+    assert code == 2, out
+    line = one_line_error(out)
+    assert "unknown metric 'bogus-metric'; valid metrics: " in line
+    assert "fid" in line.split("valid metrics: ")[1].split(", ")
+    assert sorted(p.name for p in trained_run.iterdir()) == before  # no eval.json
+
+
+def test_eval_of_a_folder_that_is_not_a_run_exits_1(tmp_path):
+    code, out = run(["eval", "--checkpoint", str(tmp_path), "--metrics", "fid"])
+    assert code == 1, out
+    assert "not a ganzoo run directory" in one_line_error(out)
 
 
 def test_missing_and_truncated_checkpoint(trained_run, tmp_path):

@@ -296,6 +296,30 @@ def test_ebgan_cls_switch(registry, cls):
     assert d_calls[0] == (4 if cls else 3)
 
 
+def test_ebgan_pretrains_the_autoencoder_on_real_data_alone(registry, tmp_path):
+    model = make(registry, "ebgan", pretrain_d_steps=2)
+    assert model.phase == "pretrain_d"
+    g_calls = count_calls(model.netG)
+    for i in range(2):
+        before = params(model)
+        losses = step(model, random_batch(seed=i), seed=i)
+        after = params(model)
+        assert set(losses) == {"energy_real", "loss_d"}
+        assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("generator."))
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("discriminator."))
+    assert g_calls[0] == 0  # the generator is not even run
+    assert model.phase == "train"
+    # the position survives a checkpoint: a resumed run does not pre-train again
+    save_checkpoint(tmp_path / "ck", model, {"step": 2})
+    clone = make(registry, "ebgan", pretrain_d_steps=2)
+    load_checkpoint(tmp_path / "ck", clone)
+    assert clone.phase == "train"
+    before = params(clone)
+    losses = step(clone, random_batch(seed=5), seed=5)
+    assert "energy_fake" in losses
+    assert any(not torch.equal(before[k], v) for k, v in params(clone).items() if k.startswith("generator."))
+
+
 def test_ebgan_pull_away_term_values():
     from ganzoo_ebgan.nets import pull_away
     same = torch.ones(4, 2, 3, 3)

@@ -72,14 +72,57 @@ def _weights(run_dir):
     return load_file(str(run_dir / "checkpoint" / state["weights"])), state["harness"]["step"]
 
 
+def _log(run_dir) -> list[dict]:
+    path = Path(run_dir) / "log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _steps(records) -> list[int]:
+    return [r["step"] for r in records]
+
+
+def _assert_resumed_at(before: list[dict], after: list[dict], at: int, total: int, full_log: list[dict]):
+    """``before``/``after``: RUN/log.jsonl before and after the resume (every step logged), ``at``
+    the checkpoint's step. The resumed process must log steps at+1 .. total and nothing else (a
+    resume that retrained from step 0 logs 1, 2, ... again, even when the seeded retraining ends
+    at the same weights), and the run's history up to the checkpoint plus the resumed steps
+    must be the uninterrupted run's log, value for value."""
+    assert after[:len(before)] == before, "the resumed process rewrote the existing log"
+    resumed = after[len(before):]
+    assert _steps(resumed) == list(range(at + 1, total + 1)), \
+        f"the resumed process logged steps {_steps(resumed)}, not {at + 1}..{total}: it did not start at step {at}"
+    history = [r for r in before if r["step"] <= at] + resumed  # later lines were lost work of the killed run
+    assert _steps(history) == list(range(1, total + 1))  # no repeated steps, no gaps
+    assert history == full_log
+
+
+def _assert_same_weights(a_dir, b_dir):
+    a, _ = _weights(a_dir)
+    b, _ = _weights(b_dir)
+    assert a.keys() == b.keys()
+    for k in a:
+        if not k.startswith("rng."):
+            assert torch.equal(a[k], b[k]), k
+
+
+# The runs that get killed start as plain `train()` calls in a subprocess (the CLI has no
+# --log-every, and the resume check needs every step in the log); the resume is the CLI's.
+_TRAIN = """
+import json, sys
+from ganzoo.harness import train
+from ganzoo.runs import RunSpec
+train(RunSpec(**json.loads(sys.argv[1])), sys.argv[2], device="cpu", progress=False)
+"""
+
+
 def _train_cmd(out, steps):
-    return [sys.executable, "-m", "ganzoo", "train", "--model", "gan-int-cls", "--device", "cpu",
-            "--dataset-opt", "n_train=96", "--dataset-opt", "n_test=48", "--text-norm", "zscore",
-            "--seed", "5", "--steps", str(steps), "--checkpoint-every", "3", "--no-progress", "--out", str(out),
-            *sum((["--set", f"{k}={v}"] for k, v in TINY.items()), [])]
+    spec = dict(model="gan-int-cls", preset="cpu", overrides=TINY, dataset="shapes",
+                dataset_options={"n_train": 96, "n_test": 48}, text_norm="zscore", seed=5, steps=steps,
+                checkpoint_every=3, log_every=1)
+    return [sys.executable, "-c", _TRAIN, json.dumps(spec), str(out)]
 
 
-def test_sigkill_then_resume_is_bit_identical(tmp_path):
+def test_sigkill_then_resume_continues_at_the_checkpoint_and_is_bit_identical(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     steps = 30
     subprocess.run(_train_cmd(tmp_path / "full", steps), check=True, env=env, capture_output=True)
@@ -95,32 +138,65 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     proc.wait()
     _, killed_at = _weights(tmp_path / "killed")
     assert 0 < killed_at < steps, "the run must be killed in the middle"
+    before = _log(tmp_path / "killed")
+    assert _steps(before) == list(range(1, len(before) + 1)) and len(before) >= killed_at
     resume = [sys.executable, "-m", "ganzoo", "train", "--resume", str(tmp_path / "killed"),
               "--steps", str(steps), "--no-progress", "--device", "cpu"]
     subprocess.run(resume, check=True, env=env, capture_output=True)
-    full, s_full = _weights(tmp_path / "full")
-    resumed, s_res = _weights(tmp_path / "killed")
+    _assert_resumed_at(before, _log(tmp_path / "killed"), killed_at, steps, _log(tmp_path / "full"))
+    _, s_full = _weights(tmp_path / "full")
+    _, s_res = _weights(tmp_path / "killed")
     assert s_full == s_res == steps
-    assert full.keys() == resumed.keys()
-    for k in full:
-        if k.startswith("rng."):
-            continue
-        assert torch.equal(full[k], resumed[k]), k
+    _assert_same_weights(tmp_path / "full", tmp_path / "killed")
+
+
+STACKGAN_TINY = {"stage": 1, "gf_dim": 4, "df_dim": 4, "image_size": 16, "batch_size": 8, "z_dim": 8, "c_dim": 8}
 
 
 @pytest.mark.parametrize("speed", [{}, {"channels_last": True}])
 def test_resume_equals_uninterrupted_stackgan(tmp_path, speed):
     """In-process stop/resume of StackGAN (fused Adam, channels_last) matches an uninterrupted run."""
-    over = {"stage": 1, "gf_dim": 4, "df_dim": 4, "image_size": 16, "batch_size": 8, "z_dim": 8, "c_dim": 8}
-    full = train(tiny_spec(model="stackgan", overrides=over, steps=8, speed=speed), tmp_path / "full",
-                 device="cpu", progress=False)
-    train(tiny_spec(model="stackgan", overrides=over, steps=4, speed=speed), tmp_path / "part",
-          device="cpu", progress=False)
-    resumed = train(tiny_spec(model="stackgan", overrides=over, steps=8, speed=speed), tmp_path / "part",
-                    device="cpu", resume=True, progress=False)
+    def spec(steps):
+        return tiny_spec(model="stackgan", overrides=STACKGAN_TINY, steps=steps, speed=speed, log_every=1)
+
+    full = train(spec(8), tmp_path / "full", device="cpu", progress=False)
+    train(spec(4), tmp_path / "part", device="cpu", progress=False)
+    before = _log(tmp_path / "part")
+    resumed = train(spec(8), tmp_path / "part", device="cpu", resume=True, progress=False)
     assert full.steps == resumed.steps == 8
-    a, _ = _weights(tmp_path / "full")
-    b, _ = _weights(tmp_path / "part")
-    for k in a:
-        if not k.startswith("rng."):
-            assert torch.equal(a[k], b[k]), k
+    _assert_resumed_at(before, _log(tmp_path / "part"), 4, 8, _log(tmp_path / "full"))
+    _assert_same_weights(tmp_path / "full", tmp_path / "part")
+
+
+# Stage 2 with a 3-step in-run Stage-I phase, 6 steps in all, tiny widths (Stage-II at 64 px).
+STAGE2_TINY = {"stage": 2, "stage1_steps": 3, "ca": True, "gf_dim": 4, "df_dim": 4, "r_num": 1, "image_size": 16,
+               "batch_size": 4, "stage2_batch_size": 4, "z_dim": 8, "c_dim": 8}
+STAGE2_STEPS = 6
+
+
+def _stage2_spec(steps):
+    return tiny_spec(model="stackgan", overrides=STAGE2_TINY, steps=steps, log_every=1, checkpoint_every=100)
+
+
+@pytest.fixture(scope="module")
+def stage2_uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stage2") / "full"
+    result = train(_stage2_spec(STAGE2_STEPS), out, device="cpu", progress=False)
+    assert result.status == "ok" and result.steps == STAGE2_STEPS
+    assert [r["stage"] for r in _log(out)] == [1, 1, 1, 2, 2, 2]  # the switch happens after step 3
+    return out
+
+
+@pytest.mark.parametrize("stop", [2, 3, 4], ids=["before-switch", "at-switch", "after-switch"])
+def test_resume_across_the_stackgan_stage_switch(tmp_path, stage2_uninterrupted, stop):
+    """A stage=2 run stopped before, at or after its Stage-I -> Stage-II switch resumes at the
+    checkpoint's step, switches at the same step, and ends with the uninterrupted run's weights."""
+    train(_stage2_spec(stop), tmp_path / "part", device="cpu", progress=False)
+    before = _log(tmp_path / "part")
+    assert _steps(before) == list(range(1, stop + 1))
+    resumed = train(_stage2_spec(STAGE2_STEPS), tmp_path / "part", device="cpu", resume=True, progress=False)
+    assert resumed.status == "ok" and resumed.steps == STAGE2_STEPS
+    after = _log(tmp_path / "part")
+    assert [r["stage"] for r in after] == [1, 1, 1, 2, 2, 2]
+    _assert_resumed_at(before, after, stop, STAGE2_STEPS, _log(stage2_uninterrupted))
+    _assert_same_weights(stage2_uninterrupted, tmp_path / "part")

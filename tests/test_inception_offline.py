@@ -196,7 +196,7 @@ def test_evaluate_streams_into_torch_fidelity_without_download(cache_dir, conver
     out = evaluate(ctx, ["is", "fid", "kid", "prc"])
     v = out["values"]
     assert out["unavailable"] == {}
-    assert 1.0 <= v["is"] <= 10 and math.isfinite(v["is.std"])
+    assert math.isfinite(v["is"]) and math.isfinite(v["is.std"])  # 1 sample per split: see the next test
     assert math.isfinite(v["fid"]) and v["fid"] > 0 and math.isfinite(v["kid"])
     assert 0 <= v["prc.precision"] <= 1 and 0 <= v["prc.recall"] <= 1
     info = out["info"]["fid"]
@@ -206,3 +206,54 @@ def test_evaluate_streams_into_torch_fidelity_without_download(cache_dir, conver
     assert "Inception pool3" in out["info"]["prc"]["features"]
     cached = list((cache_dir / "fidelity").glob(f"{info['reference']['cache_name']}-*"))
     assert cached, "real statistics were not cached under the hashed name"
+
+
+def test_inception_score_with_several_samples_per_split(cache_dir, converted, tmp_path, no_network, shapes_split,
+                                                         monkeypatch):
+    """20 samples in 10 splits: 2 per split, so IS can differ from 1 (it is at most 2). With one
+    sample per split every IS is exactly 1, whatever the images. The value is checked against an
+    independent computation from the logits torch-fidelity extracted (same shuffle, same splits)."""
+    import numpy as np
+    import torch_fidelity.metric_isc
+
+    from ganzoo.metrics import evaluate
+    from ganzoo_metrics.reference_models import RealImageModel
+
+    state = torch.load(converted, weights_only=True)
+    # a random classifier large enough that different images get different predictions
+    state["fc.weight"] = torch.randn(state["fc.weight"].shape, generator=torch.Generator().manual_seed(1)) * 0.3
+    user = tmp_path / "inception-with-fc.pth"
+    torch.save(state, user)
+
+    seen = []
+    original = torch_fidelity.metric_isc.isc_features_to_metric
+
+    def spy(feature, *args, **kwargs):  # the logits, before torch-fidelity shuffles and splits them
+        seen.append(feature.double().clone())
+        return original(feature, *args, **kwargs)
+
+    monkeypatch.setattr(torch_fidelity.metric_isc, "isc_features_to_metric", spy)
+    n, seed = 20, 3
+    ctx = RealImageModel(shapes_split, 32).context(shapes_split, num_samples=n, batch_size=10, cache_dir=cache_dir,
+                                                    inception_weights=user, seed=seed)
+    out = evaluate(ctx, ["is"])
+    assert out["unavailable"] == {}
+    splits = out["info"]["is"]["isc_splits"]
+    assert splits == 10 and n // splits == 2
+    value = out["values"]["is"]
+    assert 1.2 < value <= 2.0 + 1e-9, value
+
+    # independent: IS_k = exp(mean_i KL(p(y|x_i) || p_k(y))) per split k, then the mean over splits
+    assert len(seen) == 1, "IS is no longer computed by torch_fidelity.metric_isc; update this test's spy"
+    logits = seen[0].numpy()
+    assert logits.shape == (n, 1008)
+    logits = logits[np.random.RandomState(seed).permutation(n)]  # torch-fidelity shuffles with rng_seed
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    scores = []
+    for k in range(splits):
+        chunk = p[k * n // splits:(k + 1) * n // splits]
+        marginal = chunk.mean(0, keepdims=True)
+        scores.append(math.exp(float(np.mean(np.sum(chunk * (np.log(chunk) - np.log(marginal)), axis=1)))))
+    assert value == pytest.approx(float(np.mean(scores)), rel=1e-6)
+    assert out["values"]["is.std"] == pytest.approx(float(np.std(scores)), rel=1e-6, abs=1e-9)

@@ -52,7 +52,37 @@ def test_three_datasets_registered_and_need_a_data_dir():
         with pytest.raises(UsageError, match=f"--data-dir PATH .*'{folder}'"):
             reg.dataset(name)
         with pytest.raises(UsageError, match="--data-dir"):
-            reg.dataset(name, data_dir=None, seed=3)  # unknown options are ignored, None is not
+            reg.dataset(name, data_dir=None)
+
+
+@pytest.mark.parametrize("options, nearest", [
+    ({"embeding": "mean4"}, "embedding"),
+    ({"cach": "true"}, "cache"),
+    ({"datadir": "x"}, "data_dir"),
+    ({"seed": 3}, None),  # shapes takes a seed; a real dataset has nothing to seed
+])
+def test_misspelled_or_unknown_option_is_refused(birds_tree, options, nearest):
+    """Every real-data factory refuses a key it does not take (it used to swallow it)."""
+    from ganzoo.errors import UnknownKeyError
+
+    for name in ("cub", "oxford102", "coco"):
+        with pytest.raises(UnknownKeyError) as info:
+            get_registry().dataset(name, data_dir=str(birds_tree[0]), **options)
+        assert info.value.key == next(iter(options))
+        assert info.value.suggestion == nearest
+        assert f"dataset {name}" in str(info.value)
+
+
+def test_misspelled_dataset_opt_on_the_command_line_exits_2_before_any_work(birds_tree, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "--model", "gan-int-cls", "--dataset", "cub", "--data-dir",
+                                      str(birds_tree[0]), "--dataset-opt", "embeding=mean4", "--steps", "1",
+                                      "--device", "cpu", "--no-progress", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert "'embeding'" in lines[0] and "'embedding'" in lines[0]  # the key and its nearest valid name
+    assert not out.exists()
 
 
 def test_bad_embedding_mode_and_missing_folder(birds_tree, tmp_path):

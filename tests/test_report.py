@@ -69,7 +69,9 @@ def _synthetic_rows(tmp_path):
                     "metric_info": {"fid": {"feature_extractor": "inception-v3-compat",
                                             "weights": "pt_inception-2015-12-05",
                                             "samples": 256, "reference": "shapes test split"},
-                                    "clip_score": {"higher_is_better": True}},
+                                    "clip_score": {"presentation": {"clip_score": {
+                                        "title": "CLIP score", "higher_is_better": True, "headline": True,
+                                        "meaning": "cosine similarity of CLIP image and caption features"}}}},
                     "device": "cpu", "versions": {"torch": "2.14.1", "ganzoo": "0.1.0"}, "git_rev": "deadbeef",
                     "command": "ganzoo bench --models stackgan --seeds 3",
                     "samples": {"grid": str(grid), "captions": ["a red circle", "a blue square"]},
@@ -116,7 +118,7 @@ def _expected_leaderboard(tmp_path) -> pd.DataFrame:
 OURS = {"fid": "metric.fid", "caption-accuracy.exact": "metric.caption-accuracy.exact",
         "clip_score": "metric.clip_score", "train": "cost.train_images_per_s.stage1",
         "sample": "cost.sample_images_per_s", "peak": "cost.peak_memory_mb"}  # fmt: skip
-HEADERS = {"fid": "FID ↓", "caption-accuracy.exact": "exact match ↑", "clip_score": "clip_score ↑",
+HEADERS = {"fid": "FID ↓", "caption-accuracy.exact": "exact match ↑", "clip_score": "CLIP score ↑",
            "train": "train img/s (stage1)", "sample": "sample img/s", "peak": "peak MB"}  # fmt: skip
 
 
@@ -131,10 +133,10 @@ def test_leaderboard_matches_independent_groupby(store, tmp_path):
     # the diverged run's fid of 999 must not leak into the mean
     assert stats.loc[("stackgan", "ca=false"), ("metric.fid", "mean")] < 200
 
-    table = leaderboard_table(store.runs()).set_index(["model", "variant"])
+    table = leaderboard_table(store.runs()).set_index("model")
     for model, variant in expected.index:
-        row = table.loc[(model, variant or "–")]
-        assert (row["seeds ok"], row["failed/diverged"], row["budget"]) == (3, 1, "steps=600")
+        row = table.loc[f"{model} [{variant}]" if variant else model]
+        assert row["seeds"] == "3 ok, 1 not"
         for theirs, header in HEADERS.items():
             mean, std = (expected.loc[(model, variant), (theirs, stat)] for stat in ("mean", "std"))
             assert row[header] == format_mean_std(mean, std, 3)
@@ -142,10 +144,11 @@ def test_leaderboard_matches_independent_groupby(store, tmp_path):
 
 def test_leaderboard_is_compact(store):
     table = leaderboard_table(store.runs())
-    assert len(table.columns) <= 16
-    assert list(table.columns[:5]) == ["model", "variant", "seeds ok", "failed/diverged", "budget"]
-    headers = list(table.columns[5:])
-    assert headers == ["exact match ↑", "R-precision ↑", "FID ↓", "KID ↓", "clip_score ↑",
+    assert len(table.columns) <= 10
+    assert list(table.columns[:2]) == ["model", "seeds"]
+    headers = list(table.columns[2:])
+    # the values their metrics declare headline (a recorded declaration first), then cost; KID is appendix-only
+    assert headers == ["CLIP score ↑", "exact match ↑", "R-precision ↑", "FID ↓",
                        "train img/s (stage1)", "sample img/s", "peak MB"]  # fmt: skip
     for word in (".std", "chance", "normalised", "shape", "colour", "throughput", "peak-memory"):
         assert not any(word in h for h in headers), word
@@ -179,9 +182,9 @@ def test_report_files_and_content(store, tmp_path):
     assert "| FID ↓ " in md  # short header with the direction
     assert "## Caption accuracy per attribute" in md and "halfway from chance to perfect" in md
     assert "a blue square" in md
-    # the appendix comes last and keeps every recorded number, companions included
-    appendix = md.index("## Appendix: all metrics")
-    assert appendix > md.index("## Sample grids") > md.index("## Leaderboard")
+    # the appendix comes last, folded, and keeps every recorded number, companions included
+    appendix = md.index("<summary><h2>Appendix: all metrics</h2></summary>")
+    assert appendix > md.index("<summary><h2>Every run's samples</h2></summary>") > md.index("## Leaderboard")
     tail = md[appendix:]
     for name in ("kid.std", "r-precision.chance", "caption-accuracy.shape.normalised", "peak-memory.train",
                  "throughput.train_images_per_s.stage1", "run.wall_time_s"):  # fmt: skip
@@ -244,7 +247,7 @@ def test_throughput_and_memory_fall_back_to_the_row_and_appear_once(tmp_path):
                        "metrics": {"kid": 0.5}})  # fmt: skip
     runs = store.runs()
     table = leaderboard_table(runs).set_index("model")
-    assert list(table.columns[4:]) == ["KID ↓", "train img/s", "sample img/s", "peak MB"]
+    assert list(table.columns) == ["seeds", "train img/s", "sample img/s", "peak MB"]  # KID: appendix
     assert table.loc["m", "train img/s"] == format_mean_std(10.5, np.std([10, 11], ddof=1), 2)
     assert table.loc["m", "peak MB"] == format_mean_std(300.5, np.std([300, 301], ddof=1), 2)  # the metric wins
     assert table.loc["old", "train img/s"] == format_mean_std(7.0, 0.0, 2)
@@ -254,8 +257,8 @@ def test_throughput_and_memory_fall_back_to_the_row_and_appear_once(tmp_path):
     written = build_report(store, tmp_path / "out")
     assert "throughput_chart" in written
     md = written["markdown"].read_text()
-    assert "1.5e-07 ± 7.1e-08" in md[md.index("## Appendix"):]  # the within-run spread, in the appendix only
-    assert "`kid.std`" in md
+    assert "1.5e-07 ± 7.1e-08" in md[md.index("Appendix: all metrics"):]  # the within-run spread, appendix only
+    assert "kid.std" in md
 
 
 @pytest.mark.parametrize(

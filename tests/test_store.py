@@ -130,49 +130,93 @@ def test_missing_or_foreign_files_are_user_errors(tmp_path):
 
 
 # The writers run as separate interpreters (this test module is not importable by
-# multiprocessing's spawned children under pytest's importlib mode). They wait on a "go"
-# file so that both write at the same time.
+# multiprocessing's spawned children under pytest's importlib mode). They move in lockstep
+# through file barriers: both create the store at the same moment (racing to create the
+# schema), then in every round each writes one run only once the other has finished its
+# previous round, so their writes provably interleave. In round HOLD_ROUND the test itself
+# holds the store's write lock while both writers try to write: they must wait for it, not
+# fail. Each writer prints the (start, end) CLOCK_MONOTONIC times of its writes as JSON.
 _WRITER = """
-import sys, time
+import json, sys, time
 from pathlib import Path
 from ganzoo.store import ResultStore
-path, worker, count, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+path, worker, rounds, sync, hold_round = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]),
+                                          int(sys.argv[5]))
+other = 1 - worker
+
+def arrive_and_wait(name):
+    (sync / f"{name}.w{worker}").touch()
+    deadline = time.monotonic() + 30
+    while not (sync / f"{name}.w{other}").exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"writer {worker}: writer {other} never reached {name}: the writers did not run side by side")
+        time.sleep(0.001)
+
+arrive_and_wait("open")
 store = ResultStore(path)
-Path(f"{go}.ready{worker}").touch()
-while not go.exists():
-    time.sleep(0.005)
-for i in range(count):
+spans = []
+for i in range(rounds):
+    arrive_and_wait(f"round{i}")
+    if i == hold_round:
+        while not (sync / "lock-held").exists():
+            time.sleep(0.001)
+    start = time.monotonic_ns()
     run_id = store.add_run({"bench_id": "b", "model": f"m{worker}", "variant": "", "seed": i,
                             "status": "ok", "metrics": {"fid": float(i)}, "config": {"i": i}})
     store.add_curve_points(run_id, [(step, "loss_d", step * 0.1) for step in range(5)])
+    spans.append((start, time.monotonic_ns()))
+print(json.dumps(spans))
 """
 
 
-def test_two_concurrent_writers_lose_nothing(tmp_path):
-    path = tmp_path / "results.sqlite"
-    go = tmp_path / "go"
+def test_two_concurrent_writers_interleave_and_lose_nothing(tmp_path):
+    import json
+
+    path, sync = tmp_path / "results.sqlite", tmp_path / "sync"
+    sync.mkdir()
+    rounds, hold_round, hold_s = 30, 10, 1.0
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(path), str(w), "50", str(go)],
+            [sys.executable, "-c", _WRITER, str(path), str(w), str(rounds), str(sync), str(hold_round)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for w in range(2)
     ]  # fmt: skip
+    # Hold the write lock once both writers are about to write in round hold_round.
     deadline = time.monotonic() + 120
-    while not all(Path(f"{go}.ready{w}").exists() for w in range(2)) and time.monotonic() < deadline:
-        time.sleep(0.01)  # both have opened the store (racing to create the schema)
-    go.touch()
+    while not all((sync / f"round{hold_round}.w{w}").exists() for w in range(2)):
+        if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+            break
+        time.sleep(0.001)
+    released = None
+    if all((sync / f"round{hold_round}.w{w}").exists() for w in range(2)):
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        (sync / "lock-held").touch()
+        time.sleep(hold_s)
+        released = time.monotonic_ns()
+        conn.execute("COMMIT")
+        conn.close()
     outputs = [w.communicate(timeout=180) for w in workers]
-    for w, (_, err) in zip(workers, outputs):
-        assert w.returncode == 0, err
-        assert "locked" not in err
+    errors = "\n".join(f"writer {i} (exit {w.returncode}): {err.strip()[-1500:]}"
+                        for i, (w, (_, err)) in enumerate(zip(workers, outputs)))
+    assert all(w.returncode == 0 for w in workers), errors
+    assert "locked" not in errors
+    assert released is not None, "the writers never reached the round in which the lock is held"
     store = ResultStore(path)
     runs = store.runs()
-    assert len(runs) == 100
+    assert len(runs) == 2 * rounds
     assert runs["run_id"].is_unique
-    assert runs.groupby("model").size().to_dict() == {"m0": 50, "m1": 50}
-    assert sorted(runs.loc[runs["model"] == "m1", "seed"]) == list(range(50))
-    assert len(store.curves()) == 500
-    assert len(store.finished_keys()) == 100
-    switches = (runs["model"] != runs["model"].shift()).sum() - 1
-    assert switches >= 1, "the two writers never overlapped, so nothing concurrent was tested"
+    assert runs.groupby("model").size().to_dict() == {"m0": rounds, "m1": rounds}
+    assert sorted(runs.loc[runs["model"] == "m1", "seed"]) == list(range(rounds))
+    assert len(store.curves()) == 2 * rounds * 5
+    assert len(store.finished_keys()) == 2 * rounds
+    # Interleaved: in insertion order, round i's two runs (one per writer) precede round i+1's.
+    order = list(zip(runs["seed"], runs["model"]))
+    assert [seed for seed, _ in order] == [i for i in range(rounds) for _ in range(2)], order
+    assert all({order[2 * i][1], order[2 * i + 1][1]} == {"m0", "m1"} for i in range(rounds)), order
+    # Contended: in the held round both writers started before the lock was released and
+    # finished after it, i.e. they waited for the lock instead of failing or skipping.
+    spans = [json.loads(out)[hold_round] for out, _ in outputs]
+    for start, end in spans:
+        assert start < released < end, (start, released, end)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ganzoo.errors import UsageError
-from ganzoo.store import ResultStore, resolve_store_path
+from ganzoo.store import ResultStore, portable_text, resolve_store_path
 
 
 @click.command("report")
@@ -23,17 +23,26 @@ from ganzoo.store import ResultStore, resolve_store_path
 def command(store, out_dir, title, ablation, no_paper_reference):
     """Build report.md, report.html, figures/ and data/*.csv from STORE.
 
-    STORE is a results.sqlite file or the bench output directory holding one.
+    STORE is a results.sqlite file or the bench output directory holding one. A directory
+    written by `ganzoo bench --shard I/N` (every shard done) is gathered first: the rows of all
+    shards go, in the grid's order, into STORE/results.sqlite.
     """
     from ganzoo.report import STACKGAN_PAPER_ABLATION, build_ablation_report, build_report
     from ganzoo.report.tables import parse_arm
 
+    from ganzoo.launchers.shards import gather, is_sharded
+
+    if Path(store).is_dir() and is_sharded(Path(store)):  # `bench --shard I/N` folders: one store from all shards
+        gathered, added = gather(Path(store))
+        click.echo(f"gathered {added} run(s) from the shards of {store} into {gathered}")
     path = resolve_store_path(store)
     if not path.is_file():
         raise UsageError(f"no results store at {path} (give a results.sqlite file or a bench output directory)")
     results = ResultStore(path, create=False)
     out_dir = out_dir or path.parent / "report"
     rendered_by = shlex.join(["ganzoo", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("ganzoo") else None
+    if rendered_by:
+        rendered_by = portable_text(rendered_by, path.parent)  # no machine paths in the report
     if ablation:
         arm_a, arm_b = (parse_arm(a) for a in ablation)
         runs = results.runs()

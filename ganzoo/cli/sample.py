@@ -33,6 +33,6 @@ def command(captions, run_dir, model, n, out, seed, device):
     if model and model != run.spec.model:
         raise UsageError(f"{run_dir} holds model {run.spec.model!r}, not {model!r}")
     text = run.conditioner.encode(list(captions))
-    rows = generate_rows(run.model, text, n, seed=seed)
+    rows = generate_rows(run.model, text, n, seed=seed, captions=list(captions))
     path = save_grid(out, rows, list(captions))
     click.echo(f"wrote {path} ({len(captions)} caption(s) x {n} samples, {len(rows[0])} stage(s))")

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ganzoo.report import columns, plots, tables
-from ganzoo.report.document import Block, Code, Heading, Image, Paragraph, Table
+from ganzoo.report.document import Block, Code, Details, Heading, Image, Paragraph, Table
 from ganzoo.report.html import render_html
 from ganzoo.report.markdown import render_markdown
 from ganzoo.report.tables import Arm, arm_label
@@ -121,51 +121,6 @@ def _availability_blocks(runs: pd.DataFrame) -> list[Block]:
     return blocks
 
 
-def _leaderboard_blocks(runs: pd.DataFrame) -> list[Block]:
-    blocks: list[Block] = [Heading("Leaderboard")]
-    if not len(runs):
-        return blocks + [Paragraph("The store holds no runs yet.")]
-    blocks.append(
-        Paragraph(
-            "Mean ± std over the seeds that finished ok (sample std, n−1); a row with one ok seed shows its "
-            "value alone. [n=k] marks a value computed for only k of those seeds. Failed and diverged runs "
-            "are counted but excluded from every mean; they are listed below with their reason."
-        )
-    )
-    blocks.append(Table(tables.leaderboard_table(runs)))
-    legend = tables.leaderboard_legend(runs)
-    if legend:
-        blocks.append(Paragraph(legend))
-    companions = sorted({c[len("metric."):] for c in runs.columns if c.startswith("metric.") and c.endswith(".std")})
-    if companions:
-        blocks.append(
-            Paragraph(
-                f"Within-run spreads ({', '.join(f'`{c}`' for c in companions)}) are computed inside one run, "
-                "e.g. over torch-fidelity's own subsets, not over seeds, so they are not the ± above. They, the "
-                "chance levels and every other recorded number are in the appendix at the end."
-            )
-        )
-    return blocks
-
-
-def _caption_accuracy_blocks(runs: pd.DataFrame) -> list[Block]:
-    accuracy = tables.caption_accuracy_table(runs)
-    if not len(accuracy):
-        return []
-    blocks: list[Block] = [
-        Heading("Caption accuracy per attribute"),
-        Table(accuracy, "Share of samples whose attribute the shapes evaluator reads as the caption says "
-                        "(mean ± std over ok seeds); exact = every attribute at once:"),
-    ]  # fmt: skip
-    normalised = tables.caption_normalised_table(runs)
-    if len(normalised):
-        blocks += [
-            Paragraph(columns.NORMALISED_SENTENCE),
-            Table(normalised, "Chance level, then normalised score per attribute:"),
-        ]
-    return blocks
-
-
 def _appendix_blocks(runs: pd.DataFrame) -> list[Block]:
     frame = tables.all_metrics_table(runs)
     if not len(frame):
@@ -183,10 +138,11 @@ def _appendix_blocks(runs: pd.DataFrame) -> list[Block]:
 
 def _failed_blocks(runs: pd.DataFrame) -> list[Block]:
     failed = tables.failed_table(runs)
-    blocks: list[Block] = [Heading("Failed and diverged runs")]
+    blocks: list[Block] = [Heading("Failed and diverged runs, and collapsed ones")]
     if len(failed):
         blocks += [
-            Paragraph("These runs are excluded from every mean above."),
+            Paragraph("These runs are excluded from every mean above. A collapsed run trained to the end, "
+                      "but its samples do not vary with z or with the caption; its metrics stay in the store."),
             Table(failed),
         ]
     elif len(runs):
@@ -218,6 +174,119 @@ def _overview(runs: pd.DataFrame) -> Paragraph:
     )
 
 
+def _answer_blocks(runs: pd.DataFrame) -> list[Block]:
+    return [Paragraph(tables.answer_text(runs), css="answer"), _overview(runs)]
+
+
+def _headline_leaderboard_blocks(runs: pd.DataFrame) -> list[Block]:
+    blocks: list[Block] = [Heading("Leaderboard")]
+    if not len(runs):
+        return blocks + [Paragraph("The store holds no runs yet.")]
+    blocks.append(Table(tables.leaderboard_table(runs)))
+    legend = tables.leaderboard_legend(runs)
+    notes = ("Mean ± std over the seeds that finished ok (sample std, n−1); one ok seed shows its value alone; "
+             "[n=k]: only k of those seeds have the value. Failed, diverged and collapsed runs are excluded from "
+             "every mean and listed below. Every other recorded number is in the appendix.")
+    blocks.append(Paragraph(f"{legend} {notes}" if legend else notes))
+    return blocks
+
+
+def _caption_chart_blocks(runs: pd.DataFrame, figures: Path, written: dict[str, Path]) -> list[Block]:
+    accuracy = tables.caption_accuracy_table(runs)
+    if not len(accuracy):
+        return []
+    blocks: list[Block] = [Heading("Caption accuracy per attribute")]
+    chart = plots.caption_accuracy_chart(runs, figures / "caption_accuracy.png")
+    if chart:
+        written["caption_accuracy_chart"] = chart
+        blocks.append(Image(chart, "caption accuracy per attribute",
+                            "Share of samples whose attribute the evaluator reads as the caption says; "
+                            "the dashed line is chance (guessing uniformly)."))
+    label = [arm_label(m, "" if v == "–" else v) for m, v in zip(accuracy["model"], accuracy["variant"])]
+    accuracy = pd.concat([pd.DataFrame({"model": label}), accuracy.drop(columns=["model", "variant"])], axis=1)
+    blocks.append(Table(accuracy, "Mean ± std over ok seeds; exact = every attribute at once:"))
+    return blocks
+
+
+def _comparison_blocks(runs: pd.DataFrame, out_dir: Path, written: dict[str, Path], store_dir: Path) -> list[Block]:
+    """One grid: each model's samples for the same captions and the same z, side by side."""
+    import inspect
+
+    from ganzoo.grid import render_grid
+
+    blocks: list[Block] = [Heading("Samples side by side")]
+    runs = tables.prepare(runs)
+    panels, captions, seeds = [], [], set()
+    for (model, variant), group in runs.groupby(tables.GROUP, sort=True):
+        group = group.assign(_bad=group["status"] != "ok").sort_values(["_bad", "seed"])
+        for row in group.itertuples():
+            entry = row.samples[0] if isinstance(row.samples, list) and row.samples else row.samples
+            if not isinstance(entry, Mapping) or not entry.get("grid"):
+                continue
+            source = _find_file(Path(entry["grid"]), row.run_dir, store_dir)
+            if source is None:
+                continue
+            status = "" if row.status == "ok" else f", {row.status}"
+            panels.append((f"{arm_label(model, variant)} (seed {row.seed}{status})", source))
+            captions.append([str(c) for c in entry.get("captions") or []])
+            seeds.add(row.seed)
+            break
+    if not panels:
+        return blocks + [Paragraph("No sample grids were recorded.")]
+    width = inspect.signature(render_grid).parameters["caption_width"].default
+    chart = plots.comparison_grid(panels, out_dir / "figures" / "comparison.png", width)
+    if chart is None:
+        return blocks + [Paragraph("No sample grids were recorded.")]
+    written["comparison_grid"] = chart
+    same = all(c == captions[0] for c in captions) and len(seeds) == 1
+    note = ("Same captions and the same z (seed of the run) for every model; models with stages show each "
+            "stage left to right (Stage-I beside Stage-II). Rows top to bottom:" if same else
+            "The runs shown differ in seed or captions, so their z or captions differ. Rows of the first:")
+    blocks.append(Image(chart, "samples of every model side by side", note, lines=captions[0], pixelated=True))
+    return blocks
+
+
+def _compute_blocks(runs: pd.DataFrame, curves: pd.DataFrame, figures: Path, written: dict[str, Path]) -> list[Block]:
+    blocks: list[Block] = [Heading("Quality against compute")]
+    names = sorted({n[len(plots.EVAL_PREFIX):] for n in curves["name"].unique() if n.startswith(plots.EVAL_PREFIX)}
+                   - {"images_seen", "wall_time_s"})
+    shown = columns.presentations(runs)
+    chosen = [n for n in names if n in shown and shown[n].headline] or [n for n in names if n in shown]
+    chosen.sort(key=lambda n: (shown[n].order, n))
+    arrows = columns.directions(runs)
+    titles = {n: columns.header(f"metric.{n}", arrows, shown) for n in chosen}
+    chart = plots.quality_compute_chart(curves, runs, chosen, figures / "quality_vs_compute.png", titles)
+    if chart is None:
+        return blocks + [Paragraph("Not measured: run the bench with `--eval-every K` (images seen) to measure "
+                                   "the cheap metrics at checkpoints during training.")]
+    written["quality_compute_chart"] = chart
+    blocks.append(Image(chart, "quality against images seen and wall time",
+                        "The cheap metrics measured during training on a few hundred samples, against images seen "
+                        "(left) and training wall-clock time without the evaluations (right); a line is the mean "
+                        "over a model's seeds, the band their range."))
+    return blocks
+
+
+def _loss_blocks(runs: pd.DataFrame, curves: pd.DataFrame, figures: Path, written: dict[str, Path]) -> list[Block]:
+    blocks: list[Block] = [Heading("Loss curves")]
+    chart = plots.loss_curves_chart(curves, runs, figures / "losses.png")
+    if chart is None:
+        return blocks + [Paragraph("No losses were recorded.")]
+    written["curves_chart"] = chart
+    blocks.append(Image(chart, "loss curves per model",
+                        "One panel per model, since each model's losses mean different things: each loss against "
+                        "training step, the mean over seeds with its range as a band."))
+    return blocks
+
+
+def _throughput_blocks(runs: pd.DataFrame, figures: Path, written: dict[str, Path]) -> list[Block]:
+    chart = plots.throughput_chart(runs, figures / "throughput.png")
+    if not chart:
+        return [Paragraph("No throughput was recorded.")]
+    written["throughput_chart"] = chart
+    return [Image(chart, "throughput chart", "Training and sampling images per second.")]
+
+
 def build_report(
     store: ResultStore | str | Path,
     out_dir: str | Path,
@@ -230,10 +299,13 @@ def build_report(
 ) -> dict[str, Path]:
     """Write report.md, report.html (self-contained) and figures/*.png for a whole store.
 
-    `command` is the command that produced the results (default: the ones recorded in the
-    rows); `environment` overrides the device/versions/git table built from the rows.
-    With ``export=True`` the store is also written as CSV under ``out_dir/data``.
-    Returns the written paths by name.
+    The answer first (which model leads on which headline metric), then the leaderboard,
+    caption accuracy per attribute, the models' samples side by side, quality against compute,
+    loss curves and the runs that did not end ok; environment, provenance and every other
+    number come last, folded. `command` is the command that produced the results (default:
+    the ones recorded in the rows); `environment` overrides the device/versions/git table
+    built from the rows. With ``export=True`` the store is also written as CSV under
+    ``out_dir/data``. Returns the written paths by name.
     """
     store = _open(store)
     out_dir = Path(out_dir)
@@ -244,38 +316,38 @@ def build_report(
     if export:
         for path in store.export(out_dir / "data"):
             written[f"data/{path.name}"] = path
-
-    blocks: list[Block] = [_overview(runs)]
-    blocks += _command_blocks(runs, command, rendered_by)
-    blocks += _environment_blocks(runs, environment)
-
-    blocks += _leaderboard_blocks(runs)
-    blocks += _caption_accuracy_blocks(runs)
-    blocks += _failed_blocks(runs)
-    if len(runs):
-        blocks += [Heading("All runs and their budgets"), Table(tables.runs_table(runs))]
-    blocks += _availability_blocks(runs)
-
     figures = out_dir / "figures"
-    blocks.append(Heading("Throughput"))
-    chart = plots.throughput_chart(runs, figures / "throughput.png")
-    if chart:
-        written["throughput_chart"] = chart
-        blocks.append(Image(chart, "throughput chart", "Training and sampling images per second."))
-    else:
-        blocks.append(Paragraph("No throughput was recorded."))
 
-    blocks.append(Heading("Curves"))
-    chart = plots.curves_chart(curves, runs, figures / "curves.png")
-    if chart:
-        written["curves_chart"] = chart
-        blocks.append(Image(chart, "metric and loss curves", "Losses and metrics against training step, one line per run."))
-    else:
-        blocks.append(Paragraph("No curves were recorded."))
+    blocks: list[Block] = _answer_blocks(runs)
+    blocks += _headline_leaderboard_blocks(runs)
+    blocks += _caption_chart_blocks(runs, figures, written)
+    blocks += _comparison_blocks(runs, out_dir, written, store.path.parent)
+    blocks += _compute_blocks(runs, curves, figures, written)
+    blocks += _loss_blocks(runs, curves, figures, written)
+    blocks += _failed_blocks(runs)
 
-    blocks += _sample_blocks(runs, out_dir, written, store.path.parent)
-    blocks += _appendix_blocks(runs)
+    provenance: list[Block] = _command_blocks(runs, command, rendered_by)
+    provenance += _environment_blocks(runs, environment)
+    if len(runs):
+        provenance += [Heading("All runs and their budgets", 3), Table(tables.runs_table(runs))]
+    provenance += _availability_blocks(runs)
+    provenance += [Heading("Throughput", 3)] + _throughput_blocks(runs, figures, written)
+    blocks.append(Details("Environment and provenance", [_demote(b) for b in provenance]))
+    samples = _sample_blocks(runs, out_dir, written, store.path.parent)
+    blocks.append(Details("Every run's samples", [_demote(b) for b in samples[1:]]))
+    appendix = _appendix_blocks(runs)
+    normalised = tables.caption_normalised_table(runs)
+    if len(normalised):
+        appendix += [Paragraph(columns.NORMALISED_SENTENCE),
+                     Table(normalised, "Caption accuracy: chance level, then normalised score per attribute:")]
+    if appendix:
+        blocks.append(Details("Appendix: all metrics", [_demote(b) for b in appendix[1:]]))
     return _write(blocks, out_dir, title, written)
+
+
+def _demote(block: Block) -> Block:
+    """A section's own heading, inside a folded section: one level down."""
+    return Heading(block.text, max(block.level, 3)) if isinstance(block, Heading) else block
 
 
 def _paper_blocks(reference: Mapping[str, Any]) -> list[Block]:

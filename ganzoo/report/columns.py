@@ -2,9 +2,12 @@
 
 Metric plugins record flat names: a headline value (``fid``) and its companions
 (``kid.std``, ``r-precision.chance``, ``caption-accuracy.shape.normalised``,
-``peak-memory.train``). The leaderboard shows only headline values, in the order of
-:data:`HEADLINE`, then undotted metrics of other plugins, then cost (throughput, memory).
-Caption accuracy gets its own per-attribute tables; the appendix lists every number.
+``peak-memory.train``). Each metric declares how its values are shown
+(:class:`ganzoo.metrics.Presentation`: title, direction, meaning, headline or not); the
+declaration is recorded with the results, so a report needs no plugin installed. The
+leaderboard shows the headline values, in the order the metrics were asked for, then cost
+(throughput, memory). Caption accuracy gets its own per-attribute chart and table; the
+appendix lists every number.
 
 :func:`augment` adds the derived columns those tables read:
 
@@ -17,6 +20,7 @@ Caption accuracy gets its own per-attribute tables; the appendix lists every num
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -26,33 +30,78 @@ GROUP = ["model", "variant"]
 
 @dataclass(frozen=True)
 class Headline:
-    name: str  # the metric's recorded name
+    """A value's presentation as the report uses it (see :class:`ganzoo.metrics.Presentation`)."""
+
+    name: str  # the value's recorded name
     header: str
-    higher_is_better: bool
+    higher_is_better: bool | None
     meaning: str
+    headline: bool = False
+    order: int = 10_000
 
 
-HEADLINE = (
-    Headline("caption-accuracy.exact", "exact match", True,
-             "share of samples whose every captioned attribute the shapes evaluator recognises"),
-    Headline("r-precision", "R-precision", True,
-             "share of samples for which the shapes evaluator ranks their own caption first among candidates"),
-    Headline("fid", "FID", False, "Fréchet Inception distance to real test images (torch-fidelity)"),
-    Headline("kid", "KID", False, "kernel Inception distance, same features as FID"),
-    Headline("is", "IS", True, "Inception score"),
-    Headline("domain-fid", "domain FID", False, "FID on the features of the shapes evaluator instead of Inception"),
-    Headline("domain-kid", "domain KID", False, "KID on the shapes evaluator's features"),
-    Headline("domain-is", "domain IS", True, "IS over the shapes evaluator's classes"),
-    Headline("diversity", "diversity", True, "spread of samples over z for one caption; about 0 means mode collapse"),
-    Headline("smoothness", "smoothness", True,
-             "how evenly images change along a text interpolation (1 = evenly)"),
-)  # fmt: skip
-HEADLINE_BY_NAME = {h.name: h for h in HEADLINE}
+def _declared_by_plugins() -> dict[str, Headline]:
+    """Value name -> presentation, as the installed metric plugins declare it (registry order)."""
+    try:
+        from ganzoo.registry import get_registry
+
+        entries = list(get_registry().entries["metric"].values())
+    except Exception:  # a report must build without plugins
+        return {}
+    found: dict[str, Headline] = {}
+    for index, entry in enumerate(entries):
+        for i, (value, p) in enumerate((getattr(entry.obj, "presentation", None) or {}).items()):
+            fields = p.to_json() if hasattr(p, "to_json") else dict(p)
+            found[str(value)] = _headline(str(value), {**fields, "order": 1_000_000 + index * 100 + i})
+    return found
+
+
+def _headline(name: str, fields: dict) -> Headline:
+    higher = fields.get("higher_is_better")
+    return Headline(name, str(fields.get("title") or name), higher if isinstance(higher, bool) else None,
+                    str(fields.get("meaning") or ""), bool(fields.get("headline")), int(fields.get("order", 10_000)))
+
+
+def presentations(runs: pd.DataFrame | None = None) -> dict[str, Headline]:
+    """Value name -> how it is shown: what the rows recorded (``metric_info[m]["presentation"]``), over
+    what the installed plugins declare. A row's recorded ``higher_is_better`` also sets the arrow."""
+    found = _declared_by_plugins()
+    infos = runs.get("metric_info", pd.Series(dtype=object)) if runs is not None else []
+    for info in infos:
+        for metric, entry in (info or {}).items() if isinstance(info, dict) else ():
+            if not isinstance(entry, dict):
+                continue
+            for value, fields in (entry.get("presentation") or {}).items():
+                if isinstance(fields, dict):
+                    order = min(int(fields.get("order", 10_000)), found[value].order) if value in found else None
+                    found[str(value)] = _headline(str(value), {**fields, **({"order": order} if order is not None
+                                                                            else {})})
+            if isinstance(entry.get("higher_is_better"), bool):
+                old = found.get(str(metric)) or Headline(str(metric), str(metric), None, "")
+                found[str(metric)] = Headline(old.name, old.header, entry["higher_is_better"], old.meaning,
+                                              old.headline, old.order)
+    return found
+
+
+class _DeclaredHeadlines(Mapping):
+    """Read-only ``{value name: Headline}`` of the installed plugins' declarations (kept for callers of
+    the old ``HEADLINE_BY_NAME`` table; prefer :func:`presentations`)."""
+
+    def __getitem__(self, name: str) -> Headline:
+        return _declared_by_plugins()[name]
+
+    def __iter__(self):
+        return iter(_declared_by_plugins())
+
+    def __len__(self) -> int:
+        return len(_declared_by_plugins())
+
+
+HEADLINE_BY_NAME: Mapping[str, Headline] = _DeclaredHeadlines()
 
 #: Metrics whose values the cost columns show; not repeated as "other" leaderboard metrics.
 COST_METRICS = ("train-throughput", "sample-throughput", "peak-memory")
 CAPTION_ACCURACY = ("caption-accuracy", "caption_accuracy")
-CAPTION_ACCURACY_EXACT = tuple(f"{p}.exact" for p in CAPTION_ACCURACY)
 ATTRIBUTE_ORDER = ("shape", "colour", "color", "size", "position", "background")
 EXACT_PARTS = ("exact", "exact.seen", "exact.unseen")
 WHOLE_PHASE = ("train", "all")  # a single training phase; its column needs no phase name
@@ -167,37 +216,41 @@ def cost_columns(runs: pd.DataFrame) -> list[str]:
 # -- the leaderboard ---------------------------------------------------------------------------
 
 
-def other_metrics(runs: pd.DataFrame) -> list[str]:
-    """Undotted metrics of other plugins (not headline, not cost): shown after the headline ones."""
-    parents = set(CAPTION_ACCURACY) | set(COST_METRICS) | set(HEADLINE_BY_NAME)
-    return sorted(
-        c for c in runs.columns
-        if c.startswith("metric.") and "." not in c[len("metric."):] and c[len("metric."):] not in parents
-        and present(runs, c)
-    )  # fmt: skip
+def metric_values(runs: pd.DataFrame) -> list[str]:
+    """Recorded metric value names with a number in some run (``fid``, ``kid.std``, ...)."""
+    return [c[len("metric."):] for c in runs.columns if c.startswith("metric.") and present(runs, c)]
+
+
+def headline_metrics(runs: pd.DataFrame) -> list[str]:
+    """``metric.*`` columns of values their metric declares headline, in the order the metrics were asked for."""
+    shown = presentations(runs)
+    names = [n for n in metric_values(runs) if n in shown and shown[n].headline]
+    return [f"metric.{n}" for n in sorted(names, key=lambda n: (shown[n].order, n))]
+
+
+def declared_metrics(runs: pd.DataFrame) -> list[str]:
+    """``metric.*`` columns of every value with a declared presentation and direction (headline first)."""
+    shown = presentations(runs)
+    names = [n for n in metric_values(runs) if n in shown and shown[n].higher_is_better is not None]
+    cost = {n for n in names if n.split(".")[0] in COST_METRICS}
+    return [f"metric.{n}" for n in sorted(set(names) - cost, key=lambda n: (not shown[n].headline, shown[n].order, n))]
 
 
 def leaderboard_columns(runs: pd.DataFrame) -> list[str]:
-    """Columns of an :func:`augment`-ed frame: headline metrics, other plugins' metrics, cost."""
-    headline = [f"metric.{h.name}" for h in HEADLINE if present(runs, f"metric.{h.name}")]
-    if caption_parent(runs) == "caption_accuracy" and present(runs, "metric.caption_accuracy.exact"):
-        headline.insert(0, "metric.caption_accuracy.exact")
-    return headline + other_metrics(runs) + cost_columns(runs)
+    """Columns of an :func:`augment`-ed frame: the declared headline metrics, then cost."""
+    return headline_metrics(runs) + cost_columns(runs)
 
 
 def directions(runs: pd.DataFrame) -> dict[str, bool]:
-    """Metric name -> higher is better: metric_info's ``higher_is_better`` over the built-in table."""
-    found = {h.name: h.higher_is_better for h in HEADLINE}
-    for info in runs.get("metric_info", pd.Series(dtype=object)):
-        for name, entry in (info or {}).items():
-            if isinstance(entry, dict) and isinstance(entry.get("higher_is_better"), bool):
-                found[str(name)] = entry["higher_is_better"]
-    return found
+    """Value name -> higher is better, as declared (or recorded in ``metric_info``)."""
+    return {n: h.higher_is_better for n, h in presentations(runs).items() if h.higher_is_better is not None}
 
 
-def header(column: str, arrows: dict[str, bool] | None = None) -> str:
-    """Short header: ``metric.fid`` -> ``FID ↓``, ``cost.train_images_per_s.stage1`` -> ``train img/s (stage1)``."""
-    arrows = arrows or {}
+def header(column: str, arrows: dict[str, bool] | None = None, titles: Mapping[str, Headline] | None = None) -> str:
+    """Short header: ``metric.fid`` -> ``FID ↓``, ``cost.train_images_per_s.stage1`` -> ``train img/s (stage1)``.
+
+    The title is the metric's declared one (``titles``, default: the installed plugins'); the
+    arrow comes from ``arrows`` (default: the declared direction)."""
     if column == TRAIN:
         return "train img/s"
     if column.startswith(TRAIN + "."):
@@ -208,10 +261,11 @@ def header(column: str, arrows: dict[str, bool] | None = None) -> str:
         return "peak MB"
     if column.startswith(NORMALISED):
         return f"normalised {attribute_label(column[len(NORMALISED):])}"
+    titles = _declared_by_plugins() if titles is None else titles
     name = column[len("metric."):] if column.startswith("metric.") else column
-    if name in CAPTION_ACCURACY_EXACT:
-        name = "caption-accuracy.exact"
-    text = HEADLINE_BY_NAME[name].header if name in HEADLINE_BY_NAME else name
+    text = titles[name].header if name in titles else name
+    if arrows is None:
+        arrows = {n: h.higher_is_better for n, h in titles.items() if h.higher_is_better is not None}
     if name in arrows:
         text += " ↑" if arrows[name] else " ↓"
     return text
@@ -224,14 +278,14 @@ def attribute_label(attribute: str) -> str:
 
 
 def legend(runs: pd.DataFrame, columns: list[str]) -> str:
-    """One line per headline metric shown, with its chance level where one is recorded."""
+    """One line per metric shown (its declared meaning), with its chance level where one is recorded."""
+    shown = presentations(runs)
     parts = []
     for column in columns:
         name = column[len("metric."):]
-        name = "caption-accuracy.exact" if name in CAPTION_ACCURACY_EXACT else name
-        if name not in HEADLINE_BY_NAME:
+        if not column.startswith("metric.") or name not in shown or not shown[name].meaning:
             continue
-        text = f"{HEADLINE_BY_NAME[name].header}: {HEADLINE_BY_NAME[name].meaning}"
+        text = f"{shown[name].header}: {shown[name].meaning}"
         chance = runs.get(f"{column}.chance")
         if chance is not None and not chance.isna().all():
             text += f" (chance {' / '.join(f'{v:.3g}' for v in pd.unique(chance.dropna()))})"

@@ -21,6 +21,7 @@ class Heading:
 @dataclass
 class Paragraph:
     text: str
+    css: str = ""  # HTML class, e.g. "answer" for the summary at the top
 
 
 @dataclass
@@ -43,4 +44,12 @@ class Image:
     pixelated: bool = False  # small sample grids are enlarged without smoothing in HTML
 
 
-Block = Heading | Paragraph | Code | Table | Image
+@dataclass
+class Details:
+    """A folded section (``<details>`` in HTML and in Markdown): its title stays visible, its blocks open on a click."""
+
+    title: str
+    blocks: list = field(default_factory=list)
+
+
+Block = Heading | Paragraph | Code | Table | Image | Details

@@ -7,11 +7,16 @@ import html
 import re
 from pathlib import Path
 
-from ganzoo.report.document import Block, Code, Heading, Image, Paragraph, Table
+from ganzoo.report.document import Block, Code, Details, Heading, Image, Paragraph, Table
 
 _CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 1.5em auto; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+.scroll { max-width: 100%; overflow-x: auto; }
+details { margin: 0.8em 0; border-top: 1px solid #ddd; padding-top: 0.3em; }
+summary { cursor: pointer; }
+summary h2 { display: inline; font-size: 1.3em; }
+p.answer { font-size: 1.08em; background: #f4f8ff; border-left: 4px solid #4a7bd0; padding: 0.6em 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
 tr:nth-child(even) td { background: #fafafa; }
@@ -43,7 +48,7 @@ def _table(block: Table) -> str:
         for row in block.frame.itertuples(index=False, name=None)
     )
     caption = f"<caption>{_inline(block.caption)}</caption>" if block.caption else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
 def _image(block: Image) -> str:
@@ -60,13 +65,18 @@ def _image(block: Image) -> str:
     return "".join(parts)
 
 
-def render_html(blocks: list[Block], title: str) -> str:
+def _body(blocks: list[Block]) -> list[str]:
     body: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
             body.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
+        elif isinstance(block, Details):
+            body.append(f"<details><summary><h2>{_inline(block.title)}</h2></summary>")
+            body += _body(block.blocks)
+            body.append("</details>")
         elif isinstance(block, Paragraph):
-            body.append(f"<p>{_inline(block.text)}</p>")
+            css = f' class="{block.css}"' if getattr(block, "css", "") else ""
+            body.append(f"<p{css}>{_inline(block.text)}</p>")
         elif isinstance(block, Code):
             body.append(f"<pre>{html.escape(block.text)}</pre>")
         elif isinstance(block, Table):
@@ -75,6 +85,11 @@ def render_html(blocks: list[Block], title: str) -> str:
             body.append(_image(block))
         else:  # pragma: no cover
             raise TypeError(f"cannot render {type(block).__name__} as HTML")
+    return body
+
+
+def render_html(blocks: list[Block], title: str) -> str:
+    body = _body(blocks)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body>\n"

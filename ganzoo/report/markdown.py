@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ganzoo.report.document import Block, Code, Heading, Image, Paragraph, Table
+from ganzoo.report.document import Block, Code, Details, Heading, Image, Paragraph, Table
 
 
 def _cell(value) -> str:
@@ -33,6 +33,9 @@ def render_markdown(blocks: list[Block], out_dir: Path) -> str:
     for block in blocks:
         if isinstance(block, Heading):
             parts.append(f"{'#' * block.level} {block.text}")
+        elif isinstance(block, Details):  # GitHub renders <details> with Markdown inside
+            inner = render_markdown(block.blocks, out_dir).rstrip("\n")
+            parts.append(f"<details><summary><h2>{block.title}</h2></summary>\n\n{inner}\n\n</details>")
         elif isinstance(block, Paragraph):
             parts.append(block.text)
         elif isinstance(block, Code):

@@ -2,7 +2,7 @@
 
 Functions named ``*_stats`` return numbers (for tests and further analysis); the others
 return frames of formatted strings ready for markdown.py / html.py. Only runs with status
-"ok" enter a mean; failed and diverged runs are listed by :func:`failed_table` instead.
+"ok" enter a mean; failed, diverged and collapsed runs are listed by :func:`failed_table` instead.
 """
 
 from __future__ import annotations
@@ -100,11 +100,21 @@ def _formatted_groups(
 
 
 def leaderboard_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """model, variant, seeds, budget, then headline metrics (↑/↓ in the header) and cost."""
+    """model (with its variant), seeds, then the headline metrics (↑/↓ in the header) and cost.
+
+    Narrow on purpose (it has to fit a 1280 px window): budgets are in the runs table, every
+    other number in the appendix."""
     runs = columns.augment(runs)
     names = columns.leaderboard_columns(runs)
+    shown = columns.presentations(runs)
     arrows = columns.directions(runs)
-    return _formatted_groups(runs, names, {n: columns.header(n, arrows) for n in names})
+    table = _formatted_groups(runs, names, {n: columns.header(n, arrows, shown) for n in names})
+    if not len(table):
+        return table
+    model = [arm_label(m, "" if v == "–" else v) for m, v in zip(table["model"], table["variant"])]
+    seeds = [f"{ok} ok" + (f", {bad} not" if bad else "") for ok, bad in zip(table["seeds ok"], table["failed/diverged"])]
+    rest = table.drop(columns=["model", "variant", "seeds ok", "failed/diverged", "budget"])
+    return pd.concat([pd.DataFrame({"model": model, "seeds": seeds}), rest], axis=1)
 
 
 def leaderboard_legend(runs: pd.DataFrame) -> str:
@@ -206,7 +216,7 @@ def _integer(value) -> str:
 
 
 def failed_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs that did not end "ok", with why; they are excluded from every mean."""
+    """Runs that did not end "ok" (failed, diverged, collapsed), with why; they are excluded from every mean."""
     runs = prepare(runs)
     bad = runs[runs["status"] != "ok"]
     return pd.DataFrame(
@@ -248,6 +258,8 @@ def provenance_table(runs: pd.DataFrame, max_values: int = 3) -> pd.DataFrame:
     values: dict[tuple[str, str], list[str]] = {}
     for info in runs["metric_info"]:
         for metric, entry in (info or {}).items():
+            if isinstance(entry, dict):  # how a value is shown is not how it was computed
+                entry = {k: v for k, v in entry.items() if k != "presentation"}
             entry = flatten(entry) if isinstance(entry, dict) else {"description": entry}
             for key, value in entry.items():
                 seen = values.setdefault((str(metric), str(key)), [])
@@ -282,9 +294,10 @@ def environment_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def ablation_columns(runs: pd.DataFrame) -> list[str]:
-    """Columns of an augmented frame an ablation compares: the leaderboard's, then normalised caption accuracy."""
+    """Columns of an augmented frame an ablation compares: every metric with a declared direction
+    (headline ones first), cost, then normalised caption accuracy."""
     normalised = [columns.NORMALISED + a for a in columns.caption_attributes(runs)]
-    return list(dict.fromkeys(columns.leaderboard_columns(runs) + normalised))
+    return list(dict.fromkeys(columns.declared_metrics(runs) + columns.cost_columns(runs) + normalised))
 
 
 def ablation_stats(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float = 0.95) -> pd.DataFrame:
@@ -319,7 +332,7 @@ def _std(values: list[float]) -> float:
 
 def ablation_table(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float = 0.95) -> pd.DataFrame:
     stats = ablation_stats(runs, arm_a, arm_b, confidence)
-    arrows = columns.directions(runs)
+    arrows, titles = columns.directions(runs), columns.presentations(runs)
     label_a, label_b = arm_label(*arm_a), arm_label(*arm_b)
     rows = []
     for r in stats.itertuples():
@@ -327,7 +340,7 @@ def ablation_table(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float
         places = decimals_for(spread / 2, 3) if not math.isnan(spread) else decimals_for(abs(r.difference), 3)
         rows.append(
             {
-                "metric": columns.header(r.column, arrows),
+                "metric": columns.header(r.column, arrows, titles),
                 f"A: {label_a}": format_cell(r.mean_a, r.std_a, r.n_a, r.n_a),
                 "n A": r.n_a,
                 f"B: {label_b}": format_cell(r.mean_b, r.std_b, r.n_b, r.n_b),
@@ -338,3 +351,42 @@ def ablation_table(runs: pd.DataFrame, arm_a: Arm, arm_b: Arm, confidence: float
             }
         )
     return pd.DataFrame(rows)
+
+
+def answer_text(runs: pd.DataFrame) -> str:
+    """The one-paragraph answer: per headline metric, which model leads and by how much (mean ± std over ok seeds)."""
+    runs = columns.augment(runs)
+    names = columns.headline_metrics(runs)
+    shown, arrows = columns.presentations(runs), columns.directions(runs)
+    stats = group_stats(runs, names)
+    if not len(runs):
+        return "The store holds no runs yet."
+    if not len(stats.index) or not names:
+        return "No run finished ok with a headline metric, so nothing can be ranked; the sections below say why."
+    parts, leads = [], {}
+    for name in names:
+        metric = name[len("metric."):]
+        higher = arrows.get(metric)
+        table = stats[name].dropna(subset=["mean"])
+        if higher is None or not len(table):
+            continue
+        table = table.sort_values("mean", ascending=not higher)
+        cells = [f"{arm_label(*key)} {_cell(r['mean'], r['std'], int(r['count']))}" for key, r in table.iterrows()]
+        title = columns.header(name, arrows, shown)
+        best = arm_label(*table.index[0])
+        leads.setdefault(best, []).append(title)
+        rest = f" vs {', '.join(cells[1:])}" if len(cells) > 1 else ""
+        parts.append(f"{title}: **{cells[0]}**{rest}")
+    if not parts:
+        return "No headline metric with a direction was recorded."
+    lead = "; ".join(f"**{model}** leads on {', '.join(metrics)}" for model, metrics in leads.items())
+    counts = runs.groupby(GROUP)["status"].apply(lambda s: int((s == "ok").sum()))
+    seeds = sorted(set(counts.tolist()))
+    seed_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+    not_ok = int((runs["status"] != "ok").sum())
+    tail = f" {not_ok} run(s) did not end ok and are left out (listed below)." if not_ok else ""
+    return (f"{lead}. Mean ± std over {seed_text} ok seed(s) per model: " + "; ".join(parts) + "." + tail)
+
+
+def _cell(mean: float, std: float, count: int) -> str:
+    return format_cell(mean, std, count, count)

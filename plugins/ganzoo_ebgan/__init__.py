@@ -36,6 +36,10 @@ Deliberate deviations and choices (the paper is unconditional)
 - Optional matching-aware term (``cls = true``, off by default; not in the paper):
   L_D = D(x, t) + 0.5 * (max(0, m - D(G(z, t), t)) + max(0, m - D(x, t_wrong))), wrong
   captions made by shifting the batch one place (as StackGAN and GAN-INT-CLS here).
+- Optional autoencoder pre-training (``pretrain_d_steps = N``, 0 = off): the EBGAN paper
+  pre-trains the autoencoder on real data alone. The first N training steps update only the
+  autoencoder, minimising the real energy mean_i D(x_i, t_i) (no generator, no hinge); they
+  count against the run's budget like any step and are reported as the ``pretrain_d`` phase.
 - Optimiser: Adam lr 2e-4, betas (0.5, 0.999) for both nets, halved every
   ``lr_decay_epoch`` epochs, the same as GAN-INT-CLS for comparability (the paper tuned
   its rates per dataset).

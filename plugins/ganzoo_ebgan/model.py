@@ -57,6 +57,8 @@ class Ebgan(GanzooModel):
                 raise UsageError(f"{key} must be in [0, 1), got {config[key]!r}")
         if config["lr_decay_epoch"] < 0:
             raise UsageError("lr_decay_epoch must be >= 0 (0 disables the decay)")
+        if not isinstance(config["pretrain_d_steps"], int) or config["pretrain_d_steps"] < 0:
+            raise UsageError(f"pretrain_d_steps must be an integer >= 0, got {config['pretrain_d_steps']!r}")
         if self.text_dim < 1:
             raise UsageError(f"text_dim must be >= 1, got {self.text_dim}")
 
@@ -80,11 +82,31 @@ class Ebgan(GanzooModel):
         recon, code = self.netD(images, text)
         return energy(recon, images), code
 
+    #: training steps taken so far (drives the optional autoencoder pre-training; saved with the model)
+    steps_done: int = 0
+
+    @property
+    def phase(self) -> str:
+        return "pretrain_d" if self.steps_done < int(self.config["pretrain_d_steps"]) else "train"
+
+    def pretrain_step(self, real: torch.Tensor, text: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The paper's autoencoder pre-training: reconstruct real images alone (no G, no hinge)."""
+        self.opt_d.zero_grad(set_to_none=True)
+        e_real, _ = self.energy(real, text)
+        loss_d = e_real.mean()
+        loss_d.backward()
+        self.opt_d.step()
+        self.steps_done += 1
+        return {"energy_real": loss_d.detach(), "loss_d": loss_d.detach()}
+
     def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         real, text = batch["images"], batch["text"]
         n = real.shape[0]
         if n < 2:
             raise UsageError("EBGAN needs batches of at least 2 samples")
+        if self.steps_done < int(self.config["pretrain_d_steps"]):
+            return self.pretrain_step(real, text)
+        self.steps_done += 1
         margin = self.config["margin"]
         fake = self.netG(torch.randn(n, self.z_dim, device=self.device), text)
         losses: dict[str, torch.Tensor] = {}
@@ -124,6 +146,13 @@ class Ebgan(GanzooModel):
         text = text.to(self.device)
         z = self.sample_z(text.shape[0]) if z is None else z.to(self.device)
         return self.netG(z, text)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {**super().extra_state(), "steps_done": self.steps_done}
+
+    def load_extra_state(self, extra: dict[str, Any]) -> None:
+        super().load_extra_state(extra)
+        self.steps_done = int(extra.get("steps_done", 0))
 
     # ---- learning-rate schedule: the base class halves these every lr_decay_epoch epochs ----
     def lr_groups(self) -> list[tuple[torch.optim.Optimizer, str]]:

@@ -10,6 +10,10 @@ from ganzoo import hookimpl
 @hookimpl
 def register_metrics(register):
     from ganzoo_metrics import ablation_metrics, caption_metrics, fidelity_metrics, perf_metrics
+    from ganzoo_metrics.presentation import CHEAP, PRESENTATION
 
-    for cls in fidelity_metrics.METRICS + caption_metrics.METRICS + perf_metrics.METRICS + ablation_metrics.METRICS:
+    for cls in caption_metrics.METRICS + fidelity_metrics.METRICS + perf_metrics.METRICS + ablation_metrics.METRICS:
+        if cls.name in PRESENTATION:  # how the report shows each value (title, arrow, legend, headline)
+            cls.presentation = PRESENTATION[cls.name]
+        cls.cheap = cls.name in CHEAP
         register(cls.name, cls, cls.description)

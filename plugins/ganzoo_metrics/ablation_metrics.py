@@ -11,6 +11,8 @@
   step distances d_t between consecutive images' features, smoothness is
   sum(d) / ((N_STEPS - 1) * max(d)): 1 when the image changes evenly along the path,
   1 / (N_STEPS - 1) when all the change happens in one jump. Reported: the mean over pairs.
+  Unavailable for word-level models (``conditioning = "words"``): a sequence of words has
+  no straight line to another.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class Diversity(Metric):
         spreads = []
         for c in caps.tolist():
             torch.manual_seed(int(ctx.seed) + c)
-            text = ctx.embeddings[c : c + 1].expand(N_Z, -1).to(ctx.model.device)
+            text = ctx.condition([c] * N_Z)
             spreads.append(_mean_pairwise(_features(ctx, ctx.model.generate(text, z))))
         values = {self.name: sum(spreads) / len(spreads)}
         real = self._real_spread(ctx)
@@ -88,9 +90,14 @@ class Smoothness(Metric):
     def compute(self, ctx, shared):
         from ganzoo_metrics import evaluator
 
+        from ganzoo.conditioning import wants_words
+
         reason = evaluator.unavailable_reason(ctx)
         if reason:
             return MetricResult(unavailable={self.name: reason})
+        if wants_words(ctx.model):
+            return MetricResult(unavailable={self.name: "the model reads the captions' words: there is no straight "
+                                                        "line between two captions' conditionings"})
         g = torch.Generator().manual_seed(int(ctx.seed) + 29)
         n = len(ctx.split)
         a = ctx.split.caption_ids[torch.randint(n, (N_PAIRS,), generator=g), 0].long()

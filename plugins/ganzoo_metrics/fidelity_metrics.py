@@ -2,8 +2,9 @@
 domain variants computed with the shapes attribute evaluator instead of Inception.
 
 ``is``, ``fid`` and ``kid`` asked for in one :func:`ganzoo.metrics.evaluate` call share one
-torch-fidelity call (one generation pass, one Inception pass); so do the ``domain-*``
-metrics. ``prc`` runs in its own call: torch-fidelity's default PRC extractor (VGG16)
+:func:`ganzoo.fidelity.run_fidelity` call (one generation pass, one Inception pass); so do the
+``domain-*`` metrics. FID and domain FID both come from :func:`ganzoo.fidelity.frechet_distance`
+on torch-fidelity's features; every result's info names its weights file and its sha256. ``prc`` runs in its own call: torch-fidelity's default PRC extractor (VGG16)
 differs from the others, and mixing them in one call silently runs a second pass.
 """
 
@@ -60,7 +61,7 @@ class _InceptionMetric(Metric):
                                    tag=weights.tag)
 
         result = _group_call(ctx, shared, self.name, group, "fidelity:inception", run)
-        result.info.update(weights=str(weights.path), weights_source=weights.source)
+        result.info.update(weights.info())
         return result
 
 
@@ -96,7 +97,7 @@ class PrecisionRecall(Metric):
             source = (f"Inception pool3 ({weights.source}); VGG16 weights, torch-fidelity's default "
                       f"for PRC, are not available offline")
         result, info = fd.run_fidelity(ctx, prc=True, feature_extractor=extractor, weights_path=path, tag=tag)
-        info.update(features=source, neighbourhood=3)
+        info.update(features=source, neighbourhood=3, weights=str(path))
         return MetricResult(values={"prc.precision": result[fd.KEY_PRECISION], "prc.recall": result[fd.KEY_RECALL],
                                     "prc.f_score": result[fd.KEY_F_SCORE]}, info=info)
 
@@ -126,6 +127,7 @@ class _DomainMetric(Metric):
 
         result = _group_call(ctx, shared, self.name, _DOMAIN_GROUP, "fidelity:domain", run)
         result.info.update(weights=str(evaluator.SHIPPED_WEIGHTS),
+                           weights_sha256=fd.file_sha256(evaluator.SHIPPED_WEIGHTS),
                            features="shapes evaluator: 128-d penultimate (FID/KID), shape x colour joint (IS)")
         return result
 

@@ -5,8 +5,6 @@ Every figure carries the device name, dtype and batch size it was measured with.
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 
 import torch
@@ -84,9 +82,10 @@ class PeakMemory(Metric):
             values[self.name] = torch.cuda.max_memory_allocated(torch.device(ctx.device)) / 2**20
             info["measure"] = "torch.cuda.max_memory_allocated since process start or last reset"
         else:
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-            values[self.name] = rss / (2**20 if sys.platform == "darwin" else 2**10)
-            info["measure"] = "peak resident set size of this process (ru_maxrss)"
+            from ganzoo.memory import peak_rss_measure, process_peak_rss_mb
+
+            values[self.name] = process_peak_rss_mb()  # this run's process only (VmHWM on Linux)
+            info["measure"] = peak_rss_measure()
         train = (ctx.train_stats or {}).get("peak_memory_mb")
         if train is not None:
             values[f"{self.name}.train"] = float(train)

@@ -254,7 +254,9 @@ def load_dataset(layout: Layout, data_dir, embedding: str = "random", cache=Fals
 def make_factory(name: str):
     layout = LAYOUTS[name]
 
-    def factory(data_dir=None, embedding: str = "random", cache=False, **_):
+    # No **kwargs: the registry checks option names against this signature, so a misspelled
+    # --dataset-opt key is refused with the nearest valid name instead of being ignored.
+    def factory(data_dir=None, embedding: str = "random", cache=False):
         return load_dataset(layout, data_dir, embedding, cache)
 
     def check_folder(path, decode_images: bool = True, workers: int = 4):

@@ -15,9 +15,11 @@ shape and every colour still appears in train, only in other pairings). ``train`
 draws its ``n_train`` images uniformly from the 35 seen pairs, with the other
 attributes uniform. ``test`` holds ``n_test`` new images: half from the held-out pairs
 (never seen in training, in any size, position or background), half from seen pairs;
-``split.unseen`` marks which. The held-out pairs are ``dataset.heldout_pairs``.
+``split.unseen`` marks which. The held-out pairs are ``dataset.heldout_pairs``. ``val``
+(for tuning: neither train nor test) holds ``n_val`` further images drawn the same way
+as ``test`` from their own random stream, so adding it changed neither train nor test.
 
-Options: ``seed`` (default 0), ``n_train`` (20,000), ``n_test`` (2,000). ``data_dir``
+Options: ``seed`` (default 0), ``n_train`` (20,000), ``n_test`` (2,000), ``n_val`` (1,000). ``data_dir``
 is accepted for a uniform dataset interface but must be left unset: shapes needs none.
 """
 
@@ -119,13 +121,26 @@ def _count(name: str, value, minimum: int) -> int:
     return value
 
 
-def make_shapes(seed: int = 0, n_train: int = 20_000, n_test: int = 2_000, data_dir=None) -> ShapesDataset:
+def _heldout_mix(name: str, n: int, seen: list, heldout: list, gen: torch.Generator) -> ShapesSplit:
+    """A split of n new images, half from the held-out (shape, colour) pairs, half from seen ones."""
+    n_unseen = round(n * TEST_UNSEEN_FRACTION)
+    a_unseen, j_unseen = _sample(n_unseen, heldout, gen)
+    a_seen, j_seen = _sample(n - n_unseen, seen, gen)
+    order = torch.randperm(n, generator=gen)
+    attrs = {a: torch.cat([a_unseen[a], a_seen[a]])[order] for a in ATTRIBUTES}
+    unseen = torch.cat([torch.ones(n_unseen, dtype=torch.bool), torch.zeros(n - n_unseen, dtype=torch.bool)])
+    return ShapesSplit(name, attrs, torch.cat([j_unseen, j_seen])[order], unseen[order])
+
+
+def make_shapes(seed: int = 0, n_train: int = 20_000, n_test: int = 2_000, n_val: int = 1_000,
+                data_dir=None) -> ShapesDataset:
     """Build the dataset (captions and attributes now; images lazily on first load)."""
     if data_dir is not None:
         raise UsageError("the shapes dataset is generated, not read from disk: leave data_dir unset")
     seed = _count("seed", seed, 0)
     n_train = _count("n_train", n_train, 1)
     n_test = _count("n_test", n_test, 2)
+    n_val = _count("n_val", n_val, 2)
     heldout = heldout_pairs(seed)
     seen = [(s, c) for s in range(len(ATTRIBUTE_VALUES["shape"]))
             for c in range(len(ATTRIBUTE_VALUES["colour"])) if (s, c) not in heldout]
@@ -133,13 +148,6 @@ def make_shapes(seed: int = 0, n_train: int = 20_000, n_test: int = 2_000, data_
     train_attrs, train_jitter = _sample(n_train, seen, _generator(seed, "train"))
     train = ShapesSplit("train", train_attrs, train_jitter, torch.zeros(n_train, dtype=torch.bool))
 
-    gen = _generator(seed, "test")
-    n_unseen = round(n_test * TEST_UNSEEN_FRACTION)
-    a_unseen, j_unseen = _sample(n_unseen, heldout, gen)
-    a_seen, j_seen = _sample(n_test - n_unseen, seen, gen)
-    order = torch.randperm(n_test, generator=gen)
-    test_attrs = {a: torch.cat([a_unseen[a], a_seen[a]])[order] for a in ATTRIBUTES}
-    unseen = torch.cat([torch.ones(n_unseen, dtype=torch.bool), torch.zeros(n_test - n_unseen, dtype=torch.bool)])
-    test = ShapesSplit("test", test_attrs, torch.cat([j_unseen, j_seen])[order], unseen[order])
-
-    return ShapesDataset({"train": train, "test": test}, seed, heldout)
+    test = _heldout_mix("test", n_test, seen, heldout, _generator(seed, "test"))
+    val = _heldout_mix("val", n_val, seen, heldout, _generator(seed, "val"))
+    return ShapesDataset({"train": train, "test": test, "val": val}, seed, heldout)

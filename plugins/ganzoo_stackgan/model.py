@@ -15,7 +15,9 @@ from ganzoo.errors import GanzooError, UsageError
 from ganzoo.model import GanzooModel
 from ganzoo.speed import unwrap
 from ganzoo_stackgan.blocks import init_weights
+from ganzoo_stackgan.ca import CA_ACTIVATIONS
 from ganzoo_stackgan.discriminator import Discriminator, add_spectral_norm
+from ganzoo_stackgan.reference import REFERENCE_ABLATIONS
 from ganzoo_stackgan.losses import LOSSES, AdversarialLoss, discriminator_loss, kl_divergence
 from ganzoo_stackgan.stage1 import GeneratorOutput, Stage1Generator
 from ganzoo_stackgan.stage2 import Stage2Generator
@@ -71,6 +73,7 @@ class StackGAN(GanzooModel):
     description = "StackGAN (Zhang et al. 2017): Stage-I GAN, then Stage-II at 4x on a frozen Stage-I, with CA"
 
     STAGE1_G = "stage1_G"  # the network name a Stage-II run loads from a Stage-I checkpoint
+    reference_ablations = REFERENCE_ABLATIONS  # the paper's figures, shown beside `ganzoo ablate` of these keys
 
     # ---- configuration -------------------------------------------------------------
     def validate(self, config: dict[str, Any]) -> None:
@@ -85,6 +88,9 @@ class StackGAN(GanzooModel):
             raise UsageError(f"stackgan loss must be one of {', '.join(LOSSES)}, got {c['loss']!r}")
         if c["d_text"] not in D_TEXT:
             raise UsageError(f"stackgan d_text must be one of {', '.join(D_TEXT)}, got {c['d_text']!r}")
+        if c["ca_activation"] not in CA_ACTIVATIONS:
+            raise UsageError(f"stackgan ca_activation must be one of {', '.join(CA_ACTIVATIONS)}, "
+                             f"got {c['ca_activation']!r}")
         if c["d_cond"] not in ("concat", "projection"):
             raise UsageError(f"stackgan d_cond must be concat or projection, got {c['d_cond']!r}")
         if c["gf_dim"] < 4 or c["gf_dim"] * 8 < size // 4:
@@ -137,7 +143,7 @@ class StackGAN(GanzooModel):
         train_stage1 = self.stage == 1 or not c["stage1_checkpoint"]
         with self.device:
             self.stage1_G = Stage1Generator(self.text_dim, c["z_dim"], c["c_dim"], c["gf_dim"],
-                                            c["image_size"], ca=c["ca"])
+                                            c["image_size"], ca=c["ca"], ca_activation=c["ca_activation"])
             self._nets[self.STAGE1_G] = self.stage1_G
             if train_stage1:
                 self.stage1_D = Discriminator(c["image_size"], c["df_dim"], c["c_dim"], uncond=False,
@@ -145,7 +151,8 @@ class StackGAN(GanzooModel):
                 self._nets["stage1_D"] = self.stage1_D
             if self.stage == 2:
                 self.stage2_G = Stage2Generator(self.text_dim, c["c_dim"], c["gf_dim"], c["r_num"], ca=c["ca"],
-                                                text_twice=c["text_twice"], residual=c["residual_stage2"])
+                                                text_twice=c["text_twice"], residual=c["residual_stage2"],
+                                                ca_activation=c["ca_activation"])
                 self.stage2_D = Discriminator(4 * c["image_size"], c["df_dim"], c["c_dim"], uncond=True,
                                               text_dim=d_text_dim, **d_options)
                 self._nets.update(stage2_G=self.stage2_G, stage2_D=self.stage2_D)
@@ -244,7 +251,7 @@ class StackGAN(GanzooModel):
             if self.stage == 2:  # in-run Stage-I phase: Stage-I learns from the batch at its own size
                 images = F.avg_pool2d(images, 4)
             out = self._adversarial_step(self.stage1_G(text, z), images, text, self.stage1_D,
-                                         self._opts["stage1_G"], self._opts["stage1_D"])
+                                         self._opts["stage1_G"], self._opts["stage1_D"], self.stage1_G)
             if self.stage == 2:
                 self.stage1_iterations += 1
                 if self.stage1_iterations >= self.config["stage1_steps"]:
@@ -257,12 +264,12 @@ class StackGAN(GanzooModel):
             stage1 = self.stage1_G(text, z)
         fake = self.stage2_G(text, stage1)
         out = self._adversarial_step(fake, images, text, self.stage2_D,
-                                     self._opts["stage2_G"], self._opts["stage2_D"])
+                                     self._opts["stage2_G"], self._opts["stage2_D"], self.stage2_G)
         return out | {"stage": self._stage_marker[2]}
 
     def _adversarial_step(self, fake: GeneratorOutput, images: torch.Tensor, text: torch.Tensor,
                           D: nn.Module, opt_G: torch.optim.Optimizer,
-                          opt_D: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+                          opt_D: torch.optim.Optimizer, G: nn.Module) -> dict[str, torch.Tensor]:
         """One D step then one G step on the same fake batch, as the reference's trainer."""
         cond = text if self.config["d_text"] == "own" else fake.mu.detach()
         opt_D.zero_grad(set_to_none=True)
@@ -283,8 +290,31 @@ class StackGAN(GanzooModel):
         opt_G.step()
         probs = {"p_real": torch.sigmoid(logits["real"].detach().float()).mean(),
                  "p_fake": torch.sigmoid(logits["fake"].detach().float()).mean()}
+        diag = self._diagnostics(fake, text, D, cond, logits, G) if self.config["diagnostics"] else {}
         return {k: v.detach() for k, v in d.items()} | {"g_loss": g_loss.detach(), "g_adv": g_adv.detach(),
-                                                          "kl": kl.detach()} | probs
+                                                          "kl": kl.detach()} | probs | diag
+
+    @torch.no_grad()
+    def _diagnostics(self, fake: GeneratorOutput, text: torch.Tensor, D: nn.Module, cond: torch.Tensor,
+                     logits: dict[str, torch.Tensor], G: nn.Module) -> dict[str, torch.Tensor]:
+        """Health of CA, G and D on this batch (``diagnostics=true``; see the plugin docstring)."""
+        g = unwrap(G)
+        ca = g.ca_net if g.ca_net is not None else unwrap(self.stage1_G).ca_net
+        mu = fake.mu.float()
+        sigma = torch.exp(0.5 * fake.logvar.float()) if fake.logvar is not None else torch.zeros_like(mu)
+        out = {"ca_mu": mu.mean(), "ca_mu_spread": mu.std(0).mean(), "ca_sigma": sigma.mean(),
+               "ca_dead": (ca.fc(text) <= 0).all(0).float().mean(),
+               "g_dead": (fake.features.float().amax(dim=(0, 2, 3)) <= 0).float().mean(),
+               "img_spread": fake.image.float().std(0).mean(),
+               "d_real_logit": logits["real"].float().mean(), "d_fake_logit": logits["fake"].float().mean()}
+        mode = D.training
+        D.eval()
+        try:
+            blank = torch.zeros_like(fake.image[:8])  # tanh(0): the flat grey of a dead generator
+            out["d_blank_logit"] = D(blank, cond[:8])["fake"].float().mean()
+        finally:
+            D.train(mode)
+        return out
 
     # ---- generation ----------------------------------------------------------------
     @torch.no_grad()

@@ -17,6 +17,7 @@ class GeneratorOutput(NamedTuple):
     c: torch.Tensor              # the condition the generator used
     mu: torch.Tensor
     logvar: torch.Tensor | None  # None without CA
+    features: torch.Tensor | None = None  # the last upBlock's output (post-ReLU), for diagnostics
 
 
 def n_doublings(size: int, start: int = 4) -> int:
@@ -29,11 +30,12 @@ class Stage1Generator(nn.Module):
     then log2(image_size / 4) upBlocks, each halving the channels (4 for 64 px, as the
     reference: ngf/2 @8 ... ngf/16 @64); conv3x3 -> 3 -> tanh."""
 
-    def __init__(self, text_dim: int, z_dim: int, c_dim: int, gf_dim: int, image_size: int, ca: bool = True):
+    def __init__(self, text_dim: int, z_dim: int, c_dim: int, gf_dim: int, image_size: int, ca: bool = True,
+                 ca_activation: str = "relu"):
         super().__init__()
         ngf = gf_dim * 8
         self.ngf = ngf
-        self.ca_net = CondAugment(text_dim, c_dim, sample=ca)
+        self.ca_net = CondAugment(text_dim, c_dim, sample=ca, activation=ca_activation)
         self.fc = nn.Sequential(
             nn.Linear(z_dim + c_dim, ngf * 4 * 4, bias=False),
             nn.BatchNorm1d(ngf * 4 * 4),
@@ -46,5 +48,6 @@ class Stage1Generator(nn.Module):
     def forward(self, text: torch.Tensor, z: torch.Tensor) -> GeneratorOutput:
         c, mu, logvar = self.ca_net(text)
         h = self.fc(torch.cat((z, c), dim=1)).view(-1, self.ngf, 4, 4)
-        pre = self.img(self.upsample(h))
-        return GeneratorOutput(torch.tanh(pre), pre, c, mu, logvar)
+        features = self.upsample(h)
+        pre = self.img(features)
+        return GeneratorOutput(torch.tanh(pre), pre, c, mu, logvar, features)

@@ -22,11 +22,11 @@ class Stage2Generator(nn.Module):
     """
 
     def __init__(self, text_dim: int, c_dim: int, gf_dim: int, r_num: int, ca: bool = True,
-                 text_twice: bool = True, residual: bool = False):
+                 text_twice: bool = True, residual: bool = False, ca_activation: str = "relu"):
         super().__init__()
         ngf = gf_dim
         self.c_dim, self.residual_output = c_dim, residual
-        self.ca_net = CondAugment(text_dim, c_dim, sample=ca) if text_twice else None
+        self.ca_net = CondAugment(text_dim, c_dim, sample=ca, activation=ca_activation) if text_twice else None
         self.encoder = nn.Sequential(
             conv3x3(3, ngf),
             nn.ReLU(inplace=True),
@@ -57,7 +57,8 @@ class Stage2Generator(nn.Module):
         h = self.encoder(stage1_img)
         cmap = c.view(-1, self.c_dim, 1, 1).expand(-1, -1, h.shape[2], h.shape[3])
         h = self.residual(self.hr_joint(torch.cat((h, cmap), dim=1)))
-        pre = self.img(self.upsample(h))
+        features = self.upsample(h)
+        pre = self.img(features)
         if self.residual_output:
             pre = pre + F.interpolate(stage1.pre_tanh.detach(), scale_factor=4, mode="bilinear", align_corners=False)
-        return GeneratorOutput(torch.tanh(pre), pre, c, mu, logvar)
+        return GeneratorOutput(torch.tanh(pre), pre, c, mu, logvar, features)

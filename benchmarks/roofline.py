@@ -1,0 +1,116 @@
+"""How far the StackGAN Stage-I train step is from this CPU's fp32 limit.
+
+Counts the FLOPs of one ganzoo Stage-I train step (birds widths, batch 64, 64 px, fp32) with
+``torch.utils.flop_counter`` (convolutions, matrix products and their backward passes;
+element-wise ops are not counted, so the figure is a lower bound on the work), times the
+step, and measures the machine's fp32 peak on the same threads with a large matrix product
+and a large channels-last convolution (forward + backward). With a reference checkout it
+counts the reference step's FLOPs too (``benchmarks/reference_stackgan.py``).
+
+    .venv/bin/python benchmarks/roofline.py --threads 2 --steps 3 --json reports/perf/roofline.json
+    .venv/bin/python benchmarks/roofline.py --reference PATH/TO/StackGAN-Pytorch ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stage1_vs_reference import ganzoo_stage1, synthetic_batch  # noqa: E402
+
+
+def count_flops(step, images, text) -> tuple[int, dict[str, int]]:
+    """FLOPs of one call of ``step`` and the FLOPs per aten op."""
+    with FlopCounterMode(display=False) as counter:
+        step(images, text)
+    per_op = {str(k): int(v) for k, v in counter.get_flop_counts().get("Global", {}).items()}
+    return int(counter.get_total_flops()), dict(sorted(per_op.items(), key=lambda kv: -kv[1]))
+
+
+def best_rate(fn, flops: float, reps: int) -> float:
+    """Best GFLOP/s over ``reps`` timed calls, after one warm-up call."""
+    fn()
+    best = min(_time(fn) for _ in range(reps))
+    return flops / best / 1e9
+
+
+def _time(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def matmul_peak(n: int, reps: int) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return best_rate(lambda: a @ b, 2.0 * n ** 3, reps)
+
+
+def conv_peak(reps: int, batch: int = 32, channels: int = 256, size: int = 32) -> float:
+    """3x3 convolution forward + backward (input and weight gradients): 3x the forward FLOPs."""
+    x = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last).requires_grad_()
+    w = torch.randn(channels, channels, 3, 3).contiguous(memory_format=torch.channels_last).requires_grad_()
+    forward = 2.0 * batch * size * size * channels * channels * 9
+
+    def fwd_bwd():
+        y = F.conv2d(x, w, padding=1)
+        y.backward(torch.ones_like(y))
+
+    return best_rate(fwd_bwd, 3 * forward, reps)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    ap.add_argument("--steps", type=int, default=3, help="timed train steps (median)")
+    ap.add_argument("--peak-reps", type=int, default=3)
+    ap.add_argument("--reference", type=Path, help="a StackGAN-Pytorch checkout: count its step's FLOPs too")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    load_start = os.getloadavg()[0]
+    images, text = synthetic_batch()
+    model = ganzoo_stage1()
+    model.step(images, text)  # warm-up
+    flops, per_op = count_flops(model.step, images, text)
+    step_s = statistics.median(_time(lambda: model.step(images, text)) for _ in range(args.steps))
+    peaks = {"matmul_4096": round(matmul_peak(4096, args.peak_reps), 1),
+             "conv3x3_256ch_32px_fwd_bwd": round(conv_peak(args.peak_reps), 1)}
+    achieved = flops / step_s / 1e9
+    out = {
+        "step": "ganzoo stackgan paper preset, stage=1 (birds widths), batch 64, 64 px, fp32 eager, CPU",
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+        "step_gflop": round(flops / 1e9, 1), "gflop_by_op": {k: round(v / 1e9, 1) for k, v in per_op.items()},
+        "step_s_median": round(step_s, 3), "achieved_gflops": round(achieved, 1), "peak_gflops": peaks,
+        "fraction_of_best_peak": round(achieved / max(peaks.values()), 3),
+        "loadavg_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+    }
+    if args.reference:
+        import reference_stackgan
+
+        ref = reference_stackgan.ReferenceStage1(reference_stackgan.load(args.reference), 64)
+        ref.step(images, text)
+        ref_flops, ref_ops = count_flops(ref.step, images, text)
+        out["reference_step_gflop"] = round(ref_flops / 1e9, 1)
+        out["reference_gflop_by_op"] = {k: round(v / 1e9, 1) for k, v in ref_ops.items()}
+    print(json.dumps(out, indent=1))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
