@@ -179,8 +179,9 @@ def run_ablation(ablation: AblationPlan, bench: BenchPlan) -> dict[str, Any]:
     if ablation.tune:
         click.echo(f"tuning: {len(ablation.grid())} setting(s) x {len(ablation.values)} arm(s) on the "
                    f"{ablation.tune_split} split, criterion {ablation.criterion}")
+        # tuning needs each run's final score only: no in-training measurements
         tune_plan = replace(bench, bench_id=f"{bench.bench_id}-tune", out=out / "tune", specs=ablation.tuning_specs(),
-                            preset=settings, eval_split=ablation.tune_split)
+                            preset={**settings, "eval_every": 0}, eval_split=ablation.tune_split)
         run_bench(tune_plan)
         tuning_rows = _rows(ResultStore(out / "tune" / "results.sqlite"))
     best, table = choose_best(ablation, tuning_rows) if ablation.tune else (

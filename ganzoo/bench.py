@@ -62,6 +62,7 @@ class BenchPlan:
     command: str = field(default_factory=command_line)
     jobs: int = 1  # worker processes at once
     run_timeout: float | None = None  # seconds per run; a worker past it is killed and recorded as failed
+    run_memory_mb: float | None = None  # memory (MB of data segment) per run; allocations past it fail the run
     threads: int | None = None  # torch threads per worker (default: the cores shared out among the jobs)
     isolate: bool = True  # each run in its own worker process (False: in this process, as under torchrun)
     git_rev: str | None = None  # the source revision, looked up once per bench
@@ -101,6 +102,8 @@ def validate_plan(plan: BenchPlan) -> None:
     check_launcher(plan)  # --launcher (submitit installed, SLURM options), --shard
     if int(plan.jobs) < 1:
         raise UsageError(f"--jobs must be a positive number or 'auto', got {plan.jobs}")
+    if plan.run_memory_mb is not None and plan.run_memory_mb <= 0:
+        raise UsageError(f"--run-memory-limit must be a positive number of MB, got {plan.run_memory_mb:g}")
     if plan.run_timeout is not None and plan.run_timeout <= 0:
         raise UsageError(f"--run-timeout must be a positive number of seconds, got {plan.run_timeout:g}")
     if plan.threads is not None and plan.threads < 1:
@@ -118,7 +121,7 @@ def validate_plan(plan: BenchPlan) -> None:
         if not any([spec.steps, spec.epochs, spec.time_budget_s, spec.images_budget]):
             raise UsageError("give a training budget: --steps, --epochs or --budget")
         model_cls, config = resolve_model_config(spec)  # unknown keys (nearest named), bad values
-        _validate_model_config(model_cls, config)
+        model_batch = _validate_model_config(model_cls, config)
         SpeedOptions.from_json(spec.speed).validate(plan.device)
         if spec.text_encoder is not None:
             reg.get("text encoder", spec.text_encoder)
@@ -128,22 +131,28 @@ def validate_plan(plan: BenchPlan) -> None:
             _check_data_dir(spec)
             datasets[key] = reg.dataset(spec.dataset, **spec.dataset_options)
         n_train = len(datasets[key].split("train"))
-        batch = config.get("batch_size")
+        batch = model_batch if model_batch is not None else config.get("batch_size")
         if isinstance(batch, int) and batch > n_train:
-            raise UsageError(f"{spec.model}: batch_size {batch} is larger than the {n_train} training images "
+            raise UsageError(f"{spec.model}: its batch of {batch} is larger than the {n_train} training images "
                              f"of {spec.dataset}; lower it (e.g. {spec.model}:batch_size={max(n_train // 2, 1)})")
 
 
-def _validate_model_config(model_cls, config: dict) -> None:
-    """The model's own range checks (``GanzooModel.validate``) without building its networks."""
+def _validate_model_config(model_cls, config: dict) -> int | None:
+    """The model's own range checks (``GanzooModel.validate``) without building its networks;
+    returns the batch the model will train with, when it can tell without being built."""
+    probe = object.__new__(model_cls)
+    probe.config = dict(config)
     try:
-        probe = object.__new__(model_cls)
-        probe.config = dict(config)
         model_cls.validate(probe, dict(config))
     except GanzooError:
         raise
     except Exception:  # a validate that needs a built model: the run itself reports it
         pass
+    try:
+        batch = probe.batch_size  # e.g. a two-stage model's batch differs from config["batch_size"]
+        return int(batch) if batch is not None else None
+    except Exception:
+        return None
 
 
 def _check_data_dir(spec: RunSpec) -> None:

@@ -27,7 +27,8 @@ a machine with GPUs, a GPU of its own. A worker dies with the bench process (Lin
 ``GANZOO_FAULT_WORKER=ACTION,STEP[,MATCH][;...]`` (tests only) makes the worker of every run
 whose key contains MATCH do ACTION when training logs step STEP or later (the harness logs step
 1 and every ``log_every`` steps): ``sigkill`` (kill itself
-with SIGKILL), ``hang`` (sleep until killed) or ``exit`` (``os._exit(3)``).
+with SIGKILL), ``hang`` (sleep until killed), ``exit`` (``os._exit(3)``) or ``hog`` (allocate
+memory until the allocation fails: with ``--run-memory-limit`` that is the limit).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def _task(plan, spec, run_dir: Path, threads: int, progress: bool) -> dict:
         "eval_split": plan.eval_split,
         "inception_weights": str(Path(plan.inception_weights).resolve()) if plan.inception_weights else None,
         "progress": progress, "resume": plan.resume, "command": plan.command, "git_rev": plan.git_rev,
-        "threads": threads,
+        "threads": threads, "memory_limit_mb": getattr(plan, "run_memory_mb", None),
     }
 
 
@@ -383,6 +384,12 @@ def _fault(action: str, step: int) -> Callable[[int, dict], None]:
                 time.sleep(60)
         elif action == "exit":
             os._exit(3)
+        elif action == "hog":
+            import torch
+
+            held = []
+            while True:
+                held.append(torch.ones(64 << 20, dtype=torch.uint8))  # 64 MiB at a time, touched
 
     return hook
 
@@ -398,6 +405,13 @@ def main(argv: list[str]) -> int:
     parent = os.environ.get(PARENT_ENV)
     _die_with_parent(int(parent) if parent and parent.isdigit() else None)
     task = json.loads((run_dir / TASK_FILE).read_text())
+    limit_mb = task.get("memory_limit_mb")
+    if limit_mb:  # --run-memory-limit: allocations past it fail inside this run, not the machine
+        import resource
+
+        limit = int(float(limit_mb) * (1 << 20))
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        print(f"memory limit {float(limit_mb):g} MB (RLIMIT_DATA)", flush=True)
     # 0: decided by whoever started this worker (a SLURM job sets OMP_NUM_THREADS from its cores)
     threads = int(task.get("threads") or 0) or int(os.environ.get("OMP_NUM_THREADS", "") or 0) or 1
 

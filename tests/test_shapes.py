@@ -33,7 +33,7 @@ def _attrs(**fixed):
 def test_registry_provides_shapes():
     ds = get_registry(refresh=True).dataset("shapes", n_train=10, n_test=4)
     assert ds.name == "shapes" and ds.native_size == 64
-    assert set(ds.splits) == {"train", "test"}
+    assert set(ds.splits) == {"train", "test", "val"}
     assert len(ds.split("train")) == 10 and len(ds.split("test")) == 4
 
 
@@ -169,3 +169,15 @@ def test_no_augmentation_and_uncached_path_agrees(small, monkeypatch):
     monkeypatch.setattr(shapes_dataset, "CACHE_LIMIT_BYTES", 0)
     assert torch.equal(fresh.load_images([3, 1, 4], 48, train=True), a)
     assert 48 not in fresh._cache
+
+
+def test_val_split_is_its_own_and_leaves_train_and_test_unchanged():
+    from ganzoo_shapes import make_shapes
+
+    small, big = make_shapes(n_train=40, n_test=20, n_val=2), make_shapes(n_train=40, n_test=20, n_val=30)
+    for name in ("train", "test"):
+        assert small.split(name).captions == big.split(name).captions
+        assert torch.equal(small.split(name).jitter, big.split(name).jitter)
+    val, test = big.split("val"), big.split("test")
+    assert len(val) == 30 and 0 < int(val.unseen.sum()) < 30  # held-out pairs too, like test
+    assert not torch.equal(val.jitter[:20], test.jitter)

@@ -124,6 +124,7 @@ def test_without_submitit_the_error_says_how_to_install_it(tmp_path, monkeypatch
     (["--launcher", "slurm", "--slurm-time", "soon"], "--slurm-time 'soon' is not a time limit"),
     (["--launcher", "slurm", "--slurm-param", "mem"], "--slurm-param takes KEY=VALUE"),
     (["--launcher", "slurm", "--gpus-per-run", "0", "--device", "cuda"], "the jobs would have no GPU"),
+    (["--launcher", "slurm", "--run-timeout", "60"], "--slurm-time limits each run"),
 ])
 def test_bad_slurm_options_are_usage_errors(tmp_path, args, message):
     out = tmp_path / "b"

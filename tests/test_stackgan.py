@@ -269,7 +269,7 @@ def test_upconv_equals_upsample_then_conv3x3():
     from ganzoo_stackgan.blocks import UpConv
     torch.manual_seed(0)
     conv = UpConv(6, 5)
-    for h in (4, 8, 12):  # below 8 px it upsamples then convolves; from 8 px on, four phase convs
+    for h in (4, 8, 12):  # both CPU paths: gathered 2x2 patches below 8 px, four phase convs from 8 px on
         for layout in (torch.contiguous_format, torch.channels_last):
             x = torch.randn(2, 6, h, h + 4).contiguous(memory_format=layout).requires_grad_()
             ref = torch.nn.functional.conv2d(torch.nn.functional.interpolate(x, scale_factor=2), conv.weight, padding=1)
@@ -278,3 +278,64 @@ def test_upconv_equals_upsample_then_conv3x3():
             g = torch.randn_like(ref)
             for a, b in zip(torch.autograd.grad(out, (x, conv.weight), g), torch.autograd.grad(ref, (x, conv.weight), g)):
                 assert torch.allclose(a, b, atol=1e-4)
+
+
+# ---- CA activation, diagnostics, Stage-II follows its sketch --------------------------
+
+def _tiny(**overrides):
+    cls = get_registry().model("stackgan")
+    config = cls.make_config("cpu", {"stage": 1, "gf_dim": 4, "df_dim": 4, "image_size": 16, "z_dim": 8,
+                                     "c_dim": 8, "batch_size": 4, **overrides})
+    return cls(config, text_dim=6, device="cpu")
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky", "none"])
+def test_ca_activation_bounds_mu_and_logvar_as_documented(activation):
+    torch.manual_seed(0)
+    model = _tiny(ca=True, ca_activation=activation)
+    ca = model.stage1_G.ca_net
+    with torch.no_grad():
+        ca.fc.bias.fill_(-0.5)  # push half the units negative
+        _, mu, logvar = ca(torch.randn(64, 6))
+        pre = ca.fc(torch.randn(64, 6))
+    if activation == "relu":
+        assert mu.min() >= 0 and logvar.min() >= 0  # sigma >= 1 under the reference ReLU
+    else:
+        assert mu.min() < 0 and logvar.min() < 0
+    assert pre.min() < 0
+
+
+def test_unknown_ca_activation_is_refused():
+    with pytest.raises(UsageError, match="ca_activation"):
+        _tiny(ca_activation="sigmoid")
+
+
+def test_diagnostics_are_logged_only_when_asked():
+    torch.manual_seed(0)
+    batch = {"images": torch.rand(4, 3, 16, 16) * 2 - 1, "text": torch.randn(4, 6),
+             "caption_ids": torch.zeros(4, dtype=torch.long)}
+    plain = _tiny(ca=True).train_step(batch)
+    assert "ca_dead" not in plain
+    out = _tiny(ca=True, diagnostics=True).train_step(batch)
+    for key in ("ca_mu_spread", "ca_sigma", "ca_dead", "g_dead", "img_spread", "d_blank_logit"):
+        assert key in out and torch.isfinite(out[key])
+    assert 0 <= float(out["ca_dead"]) <= 1 and float(out["ca_sigma"]) > 0
+
+
+def test_stage2_output_changes_with_the_stage1_image():
+    """The default (non-residual) Stage-II reads its sketch: another sketch, another image."""
+    torch.manual_seed(0)
+    model = _tiny(stage=2, stage1_steps=1, residual_stage2=False, ca=True)
+    G2 = model.stage2_G.train()  # batch statistics: an untrained net in eval mode outputs almost nothing
+    text = torch.randn(3, 6)
+    with torch.no_grad():
+        s1 = model.stage1_G.eval()(text, torch.randn(3, 8))
+        other = s1._replace(image=torch.rand_like(s1.image) * 2 - 1)
+        torch.manual_seed(1)
+        a = G2(text, s1).image
+        torch.manual_seed(1)  # the same CA noise for both
+        b = G2(text, other).image
+        torch.manual_seed(1)
+        a_again = G2(text, s1).image
+    assert torch.equal(a, a_again)
+    assert (a - b).abs().mean() > 1e-4

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ganzoo.cli.options import apply_budget, dataset_options, speed_options, training_options
+from ganzoo.launchers.options import slurm_options
 
 
 @click.command("ablate")
@@ -28,7 +29,9 @@ from ganzoo.cli.options import apply_budget, dataset_options, speed_options, tra
               help="torch-fidelity InceptionV3 weights (enables IS; default: offline FID weights, IS unavailable).")
 @click.option("--eval-samples", type=int, default=None, help="Generated samples per metric.")
 @click.option("--metrics", "metric_names", default=None,
-              help="Comma-separated metrics (default: the bench preset's, plus diversity and smoothness).")
+              help="Comma-separated metrics, or +a,b to add to the preset's (diversity and smoothness are always added).")
+@click.option("--eval-every", type=str, default=None, metavar="IMAGES",
+              help="Images seen between in-training measurements of the cheap metrics in the final runs (0: off).")
 @click.option("--jobs", default="1", show_default=True,
               help="Runs at once, each in its own worker process ('auto': one per GPU, else 1).")
 @click.option("--threads", type=int, default=None,
@@ -36,11 +39,12 @@ from ganzoo.cli.options import apply_budget, dataset_options, speed_options, tra
 @click.option("--run-timeout", type=float, default=None, metavar="SECONDS",
               help="Kill a run still going after SECONDS and record it as failed.")
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when runs failed, diverged or collapsed.")
+@slurm_options
 @training_options
 def command(model, arms, tune, tune_budget, tune_seed, criterion, settings, seeds, out, resume, inception_weights,
-            eval_samples, metric_names, jobs, threads, run_timeout, allow_failures, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm, steps, epochs, budget,
+            eval_samples, metric_names, eval_every, jobs, threads, run_timeout, allow_failures, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm, steps, epochs, budget,
             device, num_workers, checkpoint_every, no_progress, amp, channels_last, compile_, cudnn_benchmark, tf32,
-            sync_bn):
+            sync_bn, **launch):
     """Compare MODEL's arms KEY=V1,V2[,...] (one arm per value; the first is the reference arm A).
 
     Each arm gets the same tuning (--tune grid, scored on the val split by --criterion), then
@@ -60,6 +64,7 @@ def command(model, arms, tune, tune_budget, tune_seed, criterion, settings, seed
     from ganzoo.config import parse_overrides
     from ganzoo.errors import UsageError
     from ganzoo.runs import RunSpec
+    from ganzoo.launchers.options import launcher_fields, resolve_launcher_device
     from ganzoo.worker import resolve_jobs
 
     settings_p = dict(bench_preset(preset))
@@ -67,8 +72,9 @@ def command(model, arms, tune, tune_budget, tune_seed, criterion, settings, seed
         if eval_samples <= 0:
             raise UsageError(f"--eval-samples must be positive, got {eval_samples}")
         settings_p["eval_samples"] = eval_samples
-    if metric_names:
-        settings_p["metrics"] = [m.strip() for m in metric_names.split(",") if m.strip()]
+    from ganzoo.cli.bench import apply_report_options
+
+    apply_report_options(settings_p, metric_names, eval_every, False)
     name, overrides = parse_model_variant(model)
     overrides.update(parse_overrides(settings))
     key, values = parse_values(arms, "the arms")
@@ -95,10 +101,12 @@ def command(model, arms, tune, tune_budget, tune_seed, criterion, settings, seed
     ablation.check()
     _check_request(ablation, dataset)
     out_dir = Path(out or f"ablate-{name}-{key}-{datetime.now():%Y%m%d-%H%M%S}")
+    fields = launcher_fields(**launch)
+    device = resolve_launcher_device(device, fields)
     plan = BenchPlan(bench_id=out_dir.name, out=out_dir, specs=ablation.all_specs(), preset=settings_p,
-                     device=resolve_bench_device(device), progress=not no_progress, resume=resume,
+                     device=device, progress=not no_progress, resume=resume,
                      inception_weights=Path(inception_weights) if inception_weights else None,
-                     jobs=resolve_jobs(jobs, device), threads=threads, run_timeout=run_timeout)
+                     jobs=resolve_jobs(jobs, device), threads=threads, run_timeout=run_timeout, **fields)
     _validate_bench(plan)
     written = run_ablation(ablation, plan)
     report = written["ablation"].get("html", out_dir / "ablation")

@@ -35,11 +35,13 @@ from ganzoo.launchers.options import launcher_options
               help="Torch threads per run (default: the cores shared out among the --jobs).")
 @click.option("--run-timeout", type=float, default=None, metavar="SECONDS",
               help="Kill a run still going after SECONDS and record it as failed; the bench goes on.")
+@click.option("--run-memory-limit", "run_memory_mb", type=float, default=None, metavar="MB",
+              help="Memory per run (data segment, MB); a run that needs more is recorded as failed.")
 @click.option("--allow-failures", is_flag=True,
               help="Exit 0 even when runs failed, diverged or collapsed (default: exit 1 after the report).")
 @training_options
 @launcher_options
-def command(models, seeds, out, resume, inception_weights, eval_samples, metric_list, eval_every, tensorboard, jobs, threads, run_timeout, allow_failures,
+def command(models, seeds, out, resume, inception_weights, eval_samples, metric_list, eval_every, tensorboard, jobs, threads, run_timeout, run_memory_mb, allow_failures,
             dataset, data_dir, dataset_opts, preset, text_encoder, text_norm, steps,
             epochs, budget, device, num_workers, checkpoint_every, no_progress, amp, channels_last, compile_,
             cudnn_benchmark, tf32, sync_bn, **launch):
@@ -96,7 +98,8 @@ def command(models, seeds, out, resume, inception_weights, eval_samples, metric_
     plan = BenchPlan(bench_id=out_dir.name, out=out_dir, specs=specs, preset=settings, **fields,
                      device=device, progress=not no_progress, resume=resume,
                      inception_weights=Path(inception_weights) if inception_weights else None,
-                     jobs=resolve_jobs(jobs, device), threads=threads, run_timeout=run_timeout)
+                     jobs=resolve_jobs(jobs, device), threads=threads, run_timeout=run_timeout,
+                     run_memory_mb=run_memory_mb)
     written = run_bench(plan)
     if plan.shard is not None:
         from ganzoo.launchers.shards import raise_for_shard_outcome

@@ -2,11 +2,9 @@
 
 Use::
 
-    @launcher_options
-    def command(..., launcher, slurm_partition, slurm_time, gpus_per_run, slurm_qos, slurm_account,
-                slurm_params, shard): ...
-        fields = launcher_fields(launcher, slurm_partition, slurm_time, gpus_per_run, slurm_qos,
-                                 slurm_account, slurm_params, shard)
+    @launcher_options            # or @slurm_options: the same without --shard
+    def command(..., **launch):
+        fields = launcher_fields(**launch)
         device = resolve_launcher_device(device, fields)
         plan = BenchPlan(..., device=device, **fields)
 """
@@ -40,7 +38,15 @@ _OPTIONS = [
 
 
 def launcher_options(f):
+    """``--launcher``, ``--slurm-*``, ``--gpus-per-run`` and ``--shard`` (``ganzoo bench``)."""
     for option in reversed(_OPTIONS):
+        f = option(f)
+    return f
+
+
+def slurm_options(f):
+    """The same without ``--shard`` (``ganzoo ablate``: its final runs depend on its tuning runs' results)."""
+    for option in reversed(_OPTIONS[:-1]):
         f = option(f)
     return f
 

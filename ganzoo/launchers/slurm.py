@@ -209,6 +209,8 @@ def check_slurm_plan(plan) -> None:
     opts = plan.slurm or SlurmOptions()
     if int(opts.gpus_per_run) < 0:
         raise UsageError(f"--gpus-per-run must be 0 or more, got {opts.gpus_per_run}")
+    if plan.run_timeout is not None:
+        raise UsageError("--run-timeout is for the local launcher; with --launcher slurm, --slurm-time limits each run")
     opts.minutes()
     make_executor(plan, "slurm", preview=True)  # every parameter as submitit checks it
     if plan.resume:
@@ -468,7 +470,7 @@ def run_slurm(plan, specs: list, record: Callable[[Any, dict], None]) -> None:
         if entry and _entry_matches(entry, plan, spec):
             job = attach(entry)
             state = scheduler_state(job, entry.get("executor", kind), force=True)
-            if False and _alive(state):
+            if _alive(state):
                 click.echo(f"reattach {run_key(spec)} to job {entry['job_id']} ({state.lower()})")
                 tracked[index] = _Tracked(index, spec, Path(plan.out).resolve() / "runs" / run_key(spec), job,
                                           str(entry["job_id"]))

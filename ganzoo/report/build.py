@@ -19,7 +19,7 @@ from ganzoo.store import ResultStore, flatten
 
 PAPER_NOT_COMPARABLE = "CUB Inception scores from the paper, not comparable to these shapes numbers"
 
-#: The StackGAN paper's ablation as gathered in /work/shared/reference/models.md. Those
+#: The StackGAN paper's ablation as gathered in the project's reference notes (shared/reference/models.md). Those
 #: notes mark these figures as coming from secondary sources, not checked against the paper.
 STACKGAN_PAPER_ABLATION: dict[str, Any] = {
     "title": "StackGAN paper ablation (CUB, Inception score)",
