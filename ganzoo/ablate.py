@@ -195,8 +195,10 @@ def run_ablation(ablation: AblationPlan, bench: BenchPlan) -> dict[str, Any]:
     arms = [(ablation.base.model, replace(ablation.base, overrides=ablation.arm_overrides(v, best[v])).variant())
             for v in ablation.values]
     labels = [f"{ablation.key}={v}" for v in ablation.values]
+    from ganzoo.store import portable_text
+
     report = build_tuned_ablation_report(store, out / "ablation", arms, labels, table, ablation,
-                                         command=bench.command)
+                                         command=portable_text(bench.command, out))
     plans = ([tune_plan] if ablation.tune else []) + [final_plan]
     return {"bench": written, "ablation": report, "best": best, "plans": plans}
 
