@@ -38,7 +38,7 @@ def empty_dir(tmp_path):
     (["--models", "stackgan:cq=true"], ["'cq'", "did you mean 'ca'"]),
     (["--models", "stackgan:kl_weight=abc"], ["'kl_weight'", "float", "'abc'"]),
     (["--models", "stackgan,ebgan:lambda_pt=-1"], ["lambda_pt", ">= 0"]),  # a later variant's value
-    (["--models", "stackgan:batch_size=500"], ["batch_size 500", "64 training images"]),
+    (["--models", "stackgan:stage2_batch_size=500"], ["batch of 500", "64 training images"]),
     (["--dataset", "imagenet"], ["'imagenet'", "shapes", "cub"]),
     (["--dataset", "cub"], ["needs --data-dir"]),
     (["--dataset", "cub", "--data-dir", "MISSING"], ["does not exist"]),
