@@ -73,6 +73,9 @@ def test_noise_scores_near_chance(test_split):
     v = evaluate(ctx, ["caption-accuracy", "r-precision"])["values"]
     for a in test_split.attributes:
         assert abs(v[f"caption-accuracy.{a}.normalised"]) < 0.2, (a, v[f"caption-accuracy.{a}"])
+    per_attribute = [v[f"caption-accuracy.{a}.normalised"] for a in test_split.attributes]
+    assert v["caption-accuracy.mean_normalised"] == pytest.approx(sum(per_attribute) / len(per_attribute))
+    assert v["caption-accuracy.min_normalised"] == pytest.approx(min(per_attribute))
     assert v["caption-accuracy.exact"] < 0.05
     assert v["r-precision"] < 0.08
 

@@ -94,6 +94,12 @@ class CaptionAccuracy(Metric):
             acc = float(ok[pinned].float().mean()) if pinned.any() else float("nan")
             values.update({f"{self.name}.{a}": acc, f"{self.name}.{a}.chance": chance,
                            f"{self.name}.{a}.normalised": (acc - chance) / (1 - chance)})
+        normalised = [v for k, v in values.items() if k.endswith(".normalised") and v == v]
+        # the weakest attribute decides whether a model "follows the caption": the mean and the
+        # minimum of the normalised accuracies make tuning criteria that no single attribute dominates
+        if normalised:
+            values[f"{self.name}.mean_normalised"] = sum(normalised) / len(normalised)
+            values[f"{self.name}.min_normalised"] = min(normalised)
         exact = float(all_ok.float().mean())
         values.update({f"{self.name}.exact": exact, f"{self.name}.exact.chance": exact_chance,
                        f"{self.name}.exact.normalised": (exact - exact_chance) / (1 - exact_chance)})

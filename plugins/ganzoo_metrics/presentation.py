@@ -10,6 +10,10 @@ PRESENTATION: dict[str, dict[str, P]] = {
     "caption-accuracy": {
         "caption-accuracy.exact": P("exact match", True, "share of samples whose every captioned attribute the "
                                     "shapes evaluator recognises", headline=True),
+        "caption-accuracy.mean_normalised": P("mean attribute acc. (norm.)", True, "mean over attributes of "
+                                              "(accuracy - chance) / (1 - chance)"),
+        "caption-accuracy.min_normalised": P("weakest attribute (norm.)", True, "the lowest per-attribute "
+                                             "(accuracy - chance) / (1 - chance)"),
     },
     "r-precision": {
         "r-precision": P("R-precision", True, "share of samples for which the shapes evaluator ranks their own "
