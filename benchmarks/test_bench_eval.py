@@ -2,7 +2,7 @@
 
 The speed target (issue 17): evaluating N = 600 samples costs at most 1.03x the feature
 extractor's forward passes over N images, both run the same way (channels-last,
-:func:`ganzoo.inception_offline.speed_up`). The model is a fresh ``stackgan`` at the ``cpu`` preset
+:func:`ganzoo_metrics.inception_offline.speed_up`). The model is a fresh ``stackgan`` at the ``cpu`` preset
 (Stage-I only, 32 px output) on the shapes test split; the real images' statistics are
 computed and cached by a first, untimed call, as in any repeated ``ganzoo eval``.
 Each round first times the forward passes alone (torch-fidelity's InceptionV3 with the
@@ -12,7 +12,7 @@ figure), so the two see the same machine load; the first evaluation has already 
 up the Inception kernels. ``extra_info`` holds both medians, their ratio, and the time of
 generating the N samples alone. N: ``GANZOO_PERF_EVAL_SAMPLES`` (default 600); rounds:
 ``GANZOO_PERF_EVAL_ROUNDS`` (default 1). FID is ganzoo's float64 symmetric-eigenvalue
-Frechet distance (:func:`ganzoo.fidelity.frechet_distance`, an N x N problem for N < 2048),
+Frechet distance (:func:`ganzoo_metrics.fidelity.frechet_distance`, an N x N problem for N < 2048),
 no longer torch-fidelity's 10-30 s ``np.linalg.eigvals``; what remains beside the forward
 passes is generation, uint8 conversion and KID's 100 subsets.
 """
@@ -26,7 +26,7 @@ import time
 import pytest
 import torch
 
-from ganzoo import fidelity, inception_offline
+from ganzoo_metrics import fidelity, inception_offline
 from ganzoo.metrics import EvalContext, SampleStream, evaluate, to_uint8
 from ganzoo.registry import get_registry
 

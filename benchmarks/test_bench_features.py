@@ -12,7 +12,7 @@ import os
 import pytest
 import torch
 
-from ganzoo import inception_offline
+from ganzoo_metrics import inception_offline
 
 BATCH = 16
 

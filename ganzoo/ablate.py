@@ -29,11 +29,10 @@ import click
 
 from ganzoo.bench import BenchPlan, run_bench
 from ganzoo.errors import UsageError
+from ganzoo.run_settings import run_default
 from ganzoo.runs import RunSpec
 
-ABLATION_METRICS = ["diversity", "smoothness"]
-DEFAULT_CRITERION = "caption-accuracy.exact"
-TUNE_SEED = 100  # not one of the usual final seeds: selection never sees a test-seed run
+TUNE_SEED = run_default("ablate_tune_seed")  # not one of the usual final seeds: selection never sees a test-seed run
 
 
 def parse_values(text: str, what: str) -> tuple[str, list[str]]:
@@ -60,7 +59,7 @@ class AblationPlan:
     tune: dict[str, list[str]] = field(default_factory=dict)
     tune_seed: int = TUNE_SEED
     tune_budget: dict[str, Any] = field(default_factory=dict)  # RunSpec budget fields for tuning runs
-    criterion: str = DEFAULT_CRITERION
+    criterion: str = field(default_factory=lambda: run_default("ablate_criterion"))  # a bench preset may override
     tune_split: str = "val"
 
     def check(self) -> None:
@@ -169,7 +168,8 @@ def run_ablation(ablation: AblationPlan, bench: BenchPlan) -> dict[str, Any]:
 
     ablation.check()
     settings = dict(bench.preset)
-    settings["metrics"] = list(dict.fromkeys(list(settings["metrics"]) + ABLATION_METRICS))
+    always = settings.get("ablate_metrics", run_default("ablate_metrics"))  # e.g. diversity, smoothness
+    settings["metrics"] = list(dict.fromkeys(list(settings["metrics"]) + list(always)))
     sizes = output_sizes(ablation.all_specs())
     if len(sizes) > 1:
         settings["eval_image_size"] = max(sizes)

@@ -13,74 +13,21 @@ and resumes the interrupted one from its checkpoint.
 from __future__ import annotations
 
 import json
-import time
-import tomllib
-import traceback
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+# BenchPlan and the run names (ganzoo.bench_plan), one run (ganzoo.bench_run) and the presets
+# (ganzoo.run_settings) live in their own modules; they are re-exported here for callers
+from ganzoo.bench_plan import (BenchPlan, RunsNotOkError, curve_points, echo_row, run_key,  # noqa: F401
+                               store_key)
+from ganzoo.bench_run import evaluate_run, run_one  # noqa: F401
 from ganzoo.env import environment, resolve_device
 from ganzoo.errors import GanzooError, UsageError
-from ganzoo.runs import RunSpec, command_line, load_run
-
-PRESETS_FILE = Path(__file__).with_name("bench_presets.toml")
-
-
-def bench_presets() -> dict[str, dict[str, Any]]:
-    with open(PRESETS_FILE, "rb") as fh:
-        return tomllib.load(fh)
-
-
-def bench_preset(name: str) -> dict[str, Any]:
-    """Harness settings for a model preset name; ``cpu-reference`` uses ``cpu``'s, and so on."""
-    presets = bench_presets()
-    family = name.split("-")[0].split(".")[0]
-    if name not in presets and family in presets:
-        return presets[family]
-    if name not in presets:
-        from ganzoo.errors import UnknownNameError
-
-        raise UnknownNameError("bench preset", name, presets)
-    return presets[name]
-
-
-@dataclass
-class BenchPlan:
-    bench_id: str
-    out: Path
-    specs: list[RunSpec]
-    preset: dict[str, Any]
-    device: str
-    eval_split: str = "test"
-    inception_weights: Path | None = None
-    progress: bool = True
-    resume: bool = False
-    command: str = field(default_factory=command_line)
-    jobs: int = 1  # worker processes at once
-    run_timeout: float | None = None  # seconds per run; a worker past it is killed and recorded as failed
-    run_memory_mb: float | None = None  # memory (MB of data segment) per run; allocations past it fail the run
-    threads: int | None = None  # torch threads per worker (default: the cores shared out among the jobs)
-    isolate: bool = True  # each run in its own worker process (False: in this process, as under torchrun)
-    git_rev: str | None = None  # the source revision, looked up once per bench
-    launcher: str = "local"  # local: worker processes here; slurm: one SLURM job per run (ganzoo.launchers)
-    slurm: Any = None  # ganzoo.launchers.slurm.SlurmOptions (partition, time, GPUs per run, ...) for --launcher slurm
-    shard: tuple[int, int] | None = None  # --shard I/N: only runs i with i % N == I; `ganzoo report` gathers
-
-
-def store_key(plan: BenchPlan, spec: RunSpec) -> tuple[str, str, str, int]:
-    """The (bench_id, model, variant, seed) a run's row carries in the store (paths made portable)."""
-    from ganzoo.store import portable_text
-
-    return (plan.bench_id, spec.model, portable_text(spec.variant(), plan.out), spec.seed)
-
-
-def run_key(spec: RunSpec) -> str:
-    variant = spec.variant().replace("=", "-").replace(",", "_")
-    return f"{spec.model}{'-' + variant if variant else ''}-s{spec.seed}"
+from ganzoo.run_settings import bench_preset, bench_presets  # noqa: F401
+from ganzoo.runs import RunSpec
 
 
 def validate_plan(plan: BenchPlan) -> None:
@@ -219,13 +166,13 @@ def run_bench(plan: BenchPlan) -> dict:
 
     def record(spec: RunSpec, row: dict) -> None:
         run_id = store.add_run(row)
-        curves = _curve_points(plan.out / "runs" / run_key(spec))
+        curves = curve_points(plan.out / "runs" / run_key(spec))
         if curves:
             store.add_curve_points(run_id, curves)
-        _echo_row(row)
+        echo_row(row)
 
     if plan.isolate and not distributed.info().enabled:
-        from ganzoo.launchers import launch
+        from ganzoo.launchers.dispatch import launch
 
         launch(plan, todo, record)  # worker processes here, or SLURM jobs
     else:
@@ -250,12 +197,6 @@ def plan_outcome(plan: BenchPlan) -> list[dict]:
         if len(rows) and rows.iloc[-1]["status"] != "ok":
             bad.append(rows.iloc[-1].to_dict())
     return bad
-
-
-class RunsNotOkError(GanzooError):
-    """Some runs failed, diverged or collapsed: the report is written, the exit status says so (1)."""
-
-    exit_code = 1
 
 
 def raise_for_outcome(plan: BenchPlan, report_path: Any = None) -> None:
@@ -325,114 +266,6 @@ def _worker_device_name(plan: BenchPlan, name: str) -> str:
     return name
 
 
-def run_one(plan: BenchPlan, spec: RunSpec, on_log=None) -> dict:
-    """Train, evaluate and check one run in this process; returns its store row (never raises for a run's failure)."""
-    from ganzoo.harness import bench_training_options, train
-
-    run_dir = plan.out / "runs" / run_key(spec)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    row: dict[str, Any] = {
-        "bench_id": plan.bench_id, "model": spec.model, "variant": spec.variant(), "dataset": spec.dataset,
-        "preset": spec.preset, "seed": spec.seed, "budget": spec.budget_label(), "run_dir": str(run_dir),
-        "command": plan.command, "started_at": started,
-    }
-    env = environment(plan.device)
-    row.update(device=env["device_name"], versions=env["versions"], git_rev=plan.git_rev or env["git_rev"])
-    t0 = time.perf_counter()
-    try:
-        resume = (run_dir / "checkpoint" / "state.json").exists() and plan.resume
-        if (run_dir / "checkpoint" / "state.json").exists() and not plan.resume:
-            raise UsageError(f"{run_dir} already exists; use --resume or another --out")
-        result = train(replace(spec), run_dir, device=plan.device, resume=resume, progress=plan.progress,
-                       on_log=on_log, **bench_training_options(plan.preset, plan.device, spec.seed, plan.eval_split))
-        row.update(status=result.status, reason=result.reason, steps=result.steps,
-                   images_seen=result.images_seen, config=json.loads((run_dir / "run.json").read_text())["config"])
-        if result.status == "ok":  # a diverged run keeps its last good checkpoint, but is not scored
-            scored = evaluate_run(plan, run_dir, result.train_stats)
-            collapsed = scored.pop("collapse", None)
-            row.update(scored)
-            if collapsed:  # metrics stay recorded; the status keeps the run out of every mean
-                row.update(status="collapsed", reason=collapsed)
-    except GanzooError as exc:
-        row.update(status="failed", reason=str(exc))
-    except Exception as exc:  # a crash in one model must not lose the others
-        row.update(status="failed", reason=f"{type(exc).__name__}: {exc} (traceback in runs/{run_dir.name}/error.txt)")
-        (run_dir / "error.txt").parent.mkdir(parents=True, exist_ok=True)
-        (run_dir / "error.txt").write_text(traceback.format_exc())
-    row["wall_time_s"] = time.perf_counter() - t0
-    row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return row
-
-
-def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
-    """Metrics, throughput, memory and a sample grid of a trained run, as store-row fields."""
-    from ganzoo.grid import generate_rows, save_grid
-    from ganzoo.metrics import EvalContext, evaluate
-
-    from ganzoo.resize import at_size
-
-    run = load_run(run_dir, device=plan.device)
-    # arms of an ablation with different output sizes are all judged at the largest
-    run.model = at_size(run.model, plan.preset.get("eval_image_size"))
-    split = run.dataset.split(plan.eval_split)
-    table = run.embeddings(split)
-    ctx = EvalContext(model=run.model, split=split, embeddings=table, dataset_name=run.spec.dataset,
-                      num_samples=int(plan.preset["eval_samples"]), batch_size=int(plan.preset["eval_batch"]),
-                      seed=run.spec.seed, device=plan.device, train_stats=train_stats,
-                      inception_weights=plan.inception_weights)
-    result = evaluate(ctx, list(plan.preset["metrics"]))
-    # grid: the first captions of distinct test images, several z each
-    n_cap, n_z = min(int(plan.preset["grid_captions"]), len(split)), int(plan.preset["grid_samples"])
-    step = max(len(split) // n_cap, 1)
-    cap_ids = [int(split.caption_ids[i * step, 0]) for i in range(n_cap)]
-    captions = [split.captions[c] for c in cap_ids]
-    rows = generate_rows(run.model, table[cap_ids], n_z, seed=run.spec.seed, captions=captions)
-    grid = save_grid(run_dir / "samples.png", rows, captions)
-    values = result["values"]
-    collapse = _detect_collapse(run.model, table, run.spec.seed, list(split.captions))
-    rates = train_stats.get("train_images_per_s") or {}
-    throughput = {**{f"train_images_per_s.{k}": v for k, v in rates.items()},
-                  "sample_images_per_s": values.get("sample-throughput"),
-                  "speed": train_stats.get("speed"), "dtype": train_stats.get("dtype"),
-                  "batch_size": train_stats.get("batch_size"), "device": train_stats.get("device_name")}
-    return {"metrics": values, "unavailable": result["unavailable"], "metric_info": result["info"],
-            "throughput": throughput, "peak_memory_mb": train_stats.get("peak_memory_mb"),
-            "samples": {"grid": str(grid), "captions": captions}, "collapse": collapse}
-
-
-def _detect_collapse(model, table, seed: int, captions: list[str]) -> str | None:
-    """``ganzoo.collapse.detect_collapse``'s reason when it is installed, else None."""
-    try:
-        from ganzoo.collapse import detect_collapse
-    except ImportError:
-        return None
-    import inspect
-
-    if "captions" in inspect.signature(detect_collapse).parameters:
-        return detect_collapse(model, table, seed, captions=captions)
-    return detect_collapse(model, table, seed)
-
-
-def _curve_points(run_dir: Path) -> list[tuple[int, str, float]]:
-    log = run_dir / "log.jsonl"
-    points = []
-    if log.exists():
-        for line in log.read_text().splitlines():
-            rec = json.loads(line)
-            step = int(rec.pop("step"))
-            rec.pop("epoch", None)
-            points += [(step, k, float(v)) for k, v in rec.items()]
-    return points
-
-
-def _echo_row(row: dict) -> None:
-    m = row.get("metrics") or {}
-    shown = {k: v for k, v in m.items() if isinstance(v, (int, float)) and "." not in k}
-    brief = ", ".join(f"{k}={v:.3g}" for k, v in list(shown.items())[:6])
-    click.echo(f"[{row['status']}] {row['model']}{'[' + row['variant'] + ']' if row['variant'] else ''} "
-               f"seed {row['seed']}: {brief}{' - ' + row['reason'] if row.get('reason') else ''}")
-
-
 def print_summary(store) -> None:
     """A compact end-of-bench table: one line per run, the headline metrics (as their metrics declare them)."""
     import pandas as pd
@@ -451,7 +284,7 @@ def print_summary(store) -> None:
 
 
 def expand_models(text: str, default: list[str]) -> list[tuple[str, dict]]:
-    from ganzoo.cli.options import parse_model_variant
+    from ganzoo.config import parse_model_variant
     from ganzoo.registry import get_registry
 
     items = [t for t in _split_models(text)] if text else default

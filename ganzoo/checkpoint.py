@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganzoo.errors import GanzooError
-from ganzoo.speed import unwrap
+from ganzoo.wrapping import unwrap
 
 FORMAT = "ganzoo-checkpoint"
 VERSION = 1

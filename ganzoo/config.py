@@ -89,6 +89,19 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def parse_model_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``"stackgan:ca=false,gf_dim=8"`` -> ``("stackgan", {"ca": "false", "gf_dim": "8"})``.
+
+    The model name must be registered: an unknown one fails here, listing the valid ones.
+    """
+    from ganzoo.registry import get_registry
+
+    name, _, rest = text.strip().partition(":")
+    overrides = parse_overrides([p for p in rest.split(",") if p.strip()]) if rest else {}
+    get_registry().get("model", name)
+    return name, overrides
+
+
 def preset_chain(presets: Mapping[str, Mapping[str, Any]], name: str, dataset: str | None,
                  what: str) -> list[dict[str, Any]]:
     """The preset tables to apply, most general first (``extends`` is followed)."""

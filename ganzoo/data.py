@@ -68,7 +68,8 @@ class CaptionedDataset:
 
     name: str = "dataset"
     native_size: int = 64  # the resolution images are stored or rendered at natively
-    default_text_encoder: str = "minilm"  # datasets that ship embeddings say "precomputed"
+    default_text_encoder: str | None = None  # None: run_defaults.toml's text_encoder; e.g. a dataset that
+    # ships caption embeddings names the encoder that reads them
 
     def __init__(self, splits: dict[str, CaptionedSplit]):
         self.splits = splits

@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ganzoo.wrapping import replace_attribute, unwrap
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -78,9 +80,6 @@ def sync_buffers(model) -> None:
             dist.broadcast(buf.data, src=0)
 
 
-from ganzoo.speed import unwrap  # noqa: E402  (one definition of unwrapping)
-
-
 def wrap_model(model, device: str, sync_bn: bool = False) -> None:
     """Replace each trainable network attribute of ``model`` by its DDP wrapper (found by identity)."""
     for name, net in model.networks().items():
@@ -92,24 +91,10 @@ def wrap_model(model, device: str, sync_bn: bool = False) -> None:
             converted = net
         ids = [torch.device(device).index] if torch.device(device).type == "cuda" else None
         wrapped = nn.parallel.DistributedDataParallel(converted, device_ids=ids)
-        replaced = _replace_attribute(model, net, wrapped)
+        replaced = replace_attribute(model, net, wrapped)
         if not replaced:
             raise RuntimeError(f"network {name!r} of {type(model).__name__} is not a direct attribute; "
                                "distributed training needs networks held as model attributes")
-
-
-def _replace_attribute(obj, target: nn.Module, new: nn.Module) -> bool:
-    found = False
-    for attr, value in list(vars(obj).items()):
-        if value is target:
-            setattr(obj, attr, new)
-            found = True
-        elif isinstance(value, dict):
-            for k, v in list(value.items()):
-                if v is target:
-                    value[k] = new
-                    found = True
-    return found
 
 
 def weights_digest(model, buffers: bool = False) -> str:

@@ -2,7 +2,10 @@
 
 The harness never asks which model it runs: it calls ``model.train_step(batch)`` and
 ``model.end_epoch(epoch)``, and saves whatever ``model.networks()`` and
-``model.optimizers()`` hold.
+``model.optimizers()`` hold. :func:`train` is three steps: :func:`set_up` (data, text
+conditioning, model, run files, loader), :func:`run_loop` (steps until the budget is spent)
+and :func:`finish` (last checkpoint, last measurement, ``result.json``); measurements during
+training live in :mod:`ganzoo.train_evals`.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from ganzoo.env import environment, resolve_device, seed_everything
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.memory import PeakMemory
 from ganzoo.registry import get_registry
+from ganzoo.run_settings import run_default
 from ganzoo.runs import Conditioner, RunSpec, read_run_file, write_run_file
 from ganzoo.speed import SpeedOptions, apply_global, autocast, prepare_batch, prepare_model
+from ganzoo.train_evals import InTraining, append_log
+from ganzoo.train_evals import bench_training_options, periodic_evaluation  # noqa: F401  (re-exported)
 
 #: test-only fault injection: the loss at this step becomes NaN (exercises divergence handling)
 FAULT_NAN_ENV = "GANZOO_FAULT_NAN_AT_STEP"
@@ -115,24 +121,59 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     ``tensorboard`` also writes losses, these values and sample grids as TensorBoard events
     in ``run_dir/tensorboard`` (:mod:`ganzoo.tensorboard`).
     """
+    session = set_up(spec, Path(run_dir), device, resume, sync_bn)
+    evals = InTraining(session, eval_every, on_eval, tensorboard)
+    outcome = run_loop(session, evals, progress, on_log)
+    return finish(session, evals, outcome)
+
+
+@dataclass
+class Session:
+    """A run set up for training (:func:`set_up`): what the loop and :func:`finish` work on."""
+
+    spec: RunSpec
+    run_dir: Path
+    dist: distributed.DistInfo
+    device: str
+    resume: bool
+    speed: SpeedOptions
+    model: object
+    dataset: object
+    conditioner: Conditioner
+    env: dict
+    state: dict  # step, epoch, step_in_epoch, images_seen, elapsed_s: what a checkpoint restores
+    loader: DataLoader
+    per_epoch: int
+    max_steps: int | None
+
+    @property
+    def main(self) -> bool:
+        return self.dist.is_main
+
+    def save(self) -> None:
+        if self.main:
+            save_checkpoint(self.run_dir / "checkpoint", self.model, self.state)
+
+
+@dataclass
+class LoopOutcome:
+    status: str  # ok | diverged
+    reason: str
+    losses: dict
+    wall_time_s: float
+    timer: "PhaseTimer"
+    memory: PeakMemory
+
+
+def set_up(spec: RunSpec, run_dir: Path, device: str | None, resume: bool, sync_bn: bool) -> Session:
+    """Check the request, build data, text conditioning and model, write the run's files (or load its
+    checkpoint when resuming) and make the data loader. Seeds are set in a fixed order here, so a
+    run is reproducible from ``spec.seed``."""
     spec.validate()
     if not any([spec.steps, spec.epochs, spec.time_budget_s, spec.images_budget]):
         raise UsageError("give a training budget: --steps, --epochs or --budget")
-    run_dir = Path(run_dir)
     dist_info, device = distributed.setup(resolve_device(device))
-    main = dist_info.is_main
-    if resume:
-        if not (run_dir / "checkpoint" / "state.json").exists():
-            raise GanzooError(f"nothing to resume in {run_dir}: no checkpoint there")
-        saved = read_run_file(run_dir)
-        budget = {k: getattr(spec, k) for k in ("steps", "epochs", "time_budget_s", "images_budget")}
-        spec = RunSpec.from_json(saved["spec"])
-        for k, v in budget.items():  # a resumed run may be given a new (larger) budget
-            if v is not None:
-                setattr(spec, k, v)
-    elif (run_dir / "checkpoint" / "state.json").exists():
-        raise UsageError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-
+    spec = _spec_to_run(spec, run_dir, resume)
     speed = SpeedOptions.from_json(spec.speed)
     speed.validate(device)
     seed_everything(spec.seed, spec.deterministic)
@@ -144,7 +185,7 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     dataset = reg.dataset(spec.dataset, **spec.dataset_options)
     train_split = dataset.split("train")
     if spec.text_encoder is None:
-        spec.text_encoder = dataset.default_text_encoder
+        spec.text_encoder = dataset.default_text_encoder or run_default("text_encoder")
     conditioner = Conditioner.fit(spec, train_split)
     table = conditioner.split_table(train_split)
     vocab = None
@@ -156,9 +197,9 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
     env = environment(device)
     env["world_size"] = dist_info.world_size
     distributed.barrier()  # every rank has checked the run directory before rank 0 writes to it
-    if main:
+    if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-    if main and not resume:
+    if dist_info.is_main and not resume:
         write_run_file(run_dir, spec, config, env)
         conditioner.save(run_dir / "text.safetensors")
         if vocab is not None:
@@ -187,61 +228,51 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
                         # RNG, or a resumed run would diverge from an uninterrupted one
                         generator=torch.Generator().manual_seed(spec.seed))
     per_epoch = sampler.batches_per_epoch()
-    max_steps = _max_steps(spec, model.batch_size * dist_info.world_size, per_epoch)
-    fault_step = int(os.environ.get(FAULT_NAN_ENV, "-1"))
-    save = (lambda: save_checkpoint(run_dir / "checkpoint", model, state)) if main else (lambda: None)
+    session = Session(spec, run_dir, dist_info, device, resume, speed, model, dataset, conditioner, env, state, loader,
+                      per_epoch, _max_steps(spec, model.batch_size * dist_info.world_size, per_epoch))
     if not resume:  # step-0 checkpoint: a run that diverges at once still has a last good state
-        save()
+        session.save()
+    return session
 
-    log_path = run_dir / "log.jsonl"
-    board = None
-    if tensorboard and main:
-        from ganzoo.tensorboard import TensorBoardLog
 
-        board = TensorBoardLog(run_dir)
-    periodic = bool(eval_every and on_eval and main and not dist_info.enabled)
-    next_eval = (state["images_seen"] // int(eval_every) + 1) * int(eval_every) if periodic else None
-    last_eval = -1
+def _spec_to_run(spec: RunSpec, run_dir: Path, resume: bool) -> RunSpec:
+    """``spec`` itself, or when resuming the run's saved spec with the budget ``spec`` gives (if any)."""
+    if not resume:
+        if (run_dir / "checkpoint" / "state.json").exists():
+            raise UsageError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        return spec
+    if not (run_dir / "checkpoint" / "state.json").exists():
+        raise GanzooError(f"nothing to resume in {run_dir}: no checkpoint there")
+    saved = read_run_file(run_dir)
+    budget = {k: getattr(spec, k) for k in ("steps", "epochs", "time_budget_s", "images_budget")}
+    spec = RunSpec.from_json(saved["spec"])
+    for k, v in budget.items():  # a resumed run may be given a new (larger) budget
+        if v is not None:
+            setattr(spec, k, v)
+    return spec
 
-    def measure() -> float:
-        """Run the in-training evaluation (and a TensorBoard grid); returns the seconds it took."""
-        nonlocal last_eval
-        began = time.perf_counter()
-        rng = _rng_states()
-        try:
-            values = on_eval(model, dataset, conditioner) if periodic else {}
-            record = {"step": state["step"], "epoch": state["epoch"],
-                      **{f"eval.{k}": float(v) for k, v in values.items()},
-                      "eval.images_seen": state["images_seen"], "eval.wall_time_s": round(state["elapsed_s"], 3)}
-            if values:
-                _append_log(log_path, record)
-            if board is not None:
-                if values:
-                    board.metrics(state["step"], values, state["images_seen"], state["elapsed_s"])
-                board.image("samples", _board_grid(model, dataset, conditioner, spec.seed), state["step"])
-        finally:
-            _restore_rng_states(rng)
-            model.train()
-        last_eval = state["images_seen"]
-        return time.perf_counter() - began
 
-    memory = PeakMemory(device)
-    bar = Progress(max_steps, f"{spec.model}{'[' + spec.variant() + ']' if spec.variant() else ''} s{spec.seed}",
-                   progress and main, initial=state["step"])
+def run_loop(s: Session, evals: InTraining, progress: bool, on_log: Callable[[int, dict], None] | None) -> LoopOutcome:
+    """Train until the budget is spent or a loss is not finite: steps, logs, evaluations, checkpoints."""
+    spec, state, model, dist_info = s.spec, s.state, s.model, s.dist
+    fault_step = int(os.environ.get(FAULT_NAN_ENV, "-1"))
+    memory = PeakMemory(s.device)
+    bar = Progress(s.max_steps, f"{spec.model}{'[' + spec.variant() + ']' if spec.variant() else ''} s{spec.seed}",
+                   progress and s.main, initial=state["step"])
     status, reason, losses_f = "ok", "", {}
     start = time.perf_counter() - state["elapsed_s"]
-    if periodic and not resume:  # the untrained model: where every curve starts
-        start += measure()
+    if evals.periodic and not s.resume:  # the untrained model: where every curve starts
+        start += evals.measure()
     timer = PhaseTimer()
     model.train()
     try:
-        for batch in loader:
-            spent = _budget_spent(spec, state, max_steps, time.perf_counter() - start)
+        for batch in s.loader:
+            spent = _budget_spent(spec, state, s.max_steps, time.perf_counter() - start)
             if distributed.any_flag(spent)[0] if dist_info.enabled else spent:
                 break
-            batch = prepare_batch(_to_device(batch, model.device), speed)
+            batch = prepare_batch(_to_device(batch, model.device), s.speed)
             phase = model.phase
-            with autocast(speed, model.device):
+            with autocast(s.speed, model.device):
                 losses = model.train_step(batch)
             state["step"] += 1
             state["images_seen"] += model.batch_size * dist_info.world_size
@@ -258,52 +289,55 @@ def train(spec: RunSpec, run_dir: str | Path, device: str | None = "cpu", resume
                 break
             timer.tick(phase, model.batch_size)
             state["epoch"], state["step_in_epoch"] = batch["epoch"], batch["step_in_epoch"] + 1
-            if state["step_in_epoch"] >= per_epoch:
+            if state["step_in_epoch"] >= s.per_epoch:
                 model.end_epoch(state["epoch"])
                 state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
             state["elapsed_s"] = time.perf_counter() - start
-            if main and (state["step"] % spec.log_every == 0 or state["step"] == 1):
-                _append_log(log_path, {"step": state["step"], "epoch": state["epoch"], **losses_f})
-                if board is not None:
-                    board.losses(state["step"], losses_f)
+            if s.main and (state["step"] % spec.log_every == 0 or state["step"] == 1):
+                append_log(evals.log_path, {"step": state["step"], "epoch": state["epoch"], **losses_f})
+                evals.losses(state["step"], losses_f)
                 if on_log:
                     on_log(state["step"], losses_f)
-            if next_eval is not None and state["images_seen"] >= next_eval:
-                start += measure()  # evaluation time is not training time
+            if evals.due():
+                start += evals.measure()  # evaluation time is not training time
                 timer.last = time.perf_counter()
-                next_eval = (state["images_seen"] // int(eval_every) + 1) * int(eval_every)
+                evals.advance()
             if state["step"] % spec.checkpoint_every == 0:
-                save()
+                s.save()
             bar.update(1, losses_f)
     except KeyboardInterrupt:
-        save()
+        s.save()
         bar.close()
         raise
     bar.close()
-    wall = time.perf_counter() - start
+    return LoopOutcome(status, reason, losses_f, time.perf_counter() - start, timer, memory)
+
+
+def finish(s: Session, evals: InTraining, outcome: LoopOutcome) -> TrainResult:
+    """The last checkpoint and measurement, and the run's result (``result.json``)."""
+    model, state, dist_info = s.model, s.state, s.dist
     if dist_info.enabled:
         distributed.sync_buffers(model)
-    if status == "ok":
-        save()
-    if status == "ok" and (periodic and last_eval != state["images_seen"] or board is not None):
-        measure()  # the end of every curve (and the final grid)
-    if board is not None:
-        board.close()
+    if outcome.status == "ok":
+        s.save()
+    if outcome.status == "ok" and evals.wants_final():
+        evals.measure()  # the end of every curve (and the final grid)
+    evals.close()
     if dist_info.enabled:
         print(f"[rank {dist_info.rank}/{dist_info.world_size}] step {state['step']} weights "
               f"{distributed.weights_digest(model)} buffers {distributed.weights_digest(model, buffers=True)}", flush=True)
         distributed.barrier()
     train_stats = {
-        "train_images_per_s": timer.rates() or None,
-        "peak_memory_mb": memory.peak_mb(),
-        "device": str(device), "device_name": env["device_name"], "dtype": speed.dtype_name,
-        "speed": speed.label(), "world_size": dist_info.world_size,
+        "train_images_per_s": outcome.timer.rates() or None,
+        "peak_memory_mb": outcome.memory.peak_mb(),
+        "device": str(s.device), "device_name": s.env["device_name"], "dtype": s.speed.dtype_name,
+        "speed": s.speed.label(), "world_size": dist_info.world_size,
         "batch_size": model.batch_size, "image_size": model.image_size,
     }
-    result = TrainResult(run_dir, status, reason, state["step"], state["step"] / max(per_epoch, 1),
-                         state["images_seen"], wall, train_stats, losses_f)
-    if main:
-        atomic_write_text(run_dir / "result.json", json.dumps(result.to_json(), indent=1, default=str))
+    result = TrainResult(s.run_dir, outcome.status, outcome.reason, state["step"], state["step"] / max(s.per_epoch, 1),
+                         state["images_seen"], outcome.wall_time_s, train_stats, outcome.losses)
+    if s.main:
+        atomic_write_text(s.run_dir / "result.json", json.dumps(result.to_json(), indent=1, default=str))
     return result
 
 
@@ -347,79 +381,3 @@ def _budget_spent(spec: RunSpec, state: dict, max_steps: int | None, elapsed: fl
     if max_steps is not None and state["step"] >= max_steps:
         return True
     return spec.time_budget_s is not None and elapsed >= spec.time_budget_s
-
-
-def _append_log(path: Path, record: dict) -> None:
-    with open(path, "a") as fh:
-        fh.write(json.dumps(record) + "\n")
-
-
-def _rng_states() -> dict:
-    import random
-
-    import numpy as np
-
-    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _restore_rng_states(states: dict) -> None:
-    import random
-
-    import numpy as np
-
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states:
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def _eval_split(dataset, name: str = "test"):
-    try:
-        return dataset.split(name)
-    except Exception:
-        return dataset.split("train")
-
-
-def _board_grid(model, dataset, conditioner, seed: int):
-    from ganzoo.tensorboard import sample_grid
-
-    split = _eval_split(dataset)
-    return sample_grid(model, split, conditioner.split_table(split), seed)
-
-
-def periodic_evaluation(metric_names: list[str], num_samples: int, batch_size: int, seed: int, device: str,
-                        split: str = "test") -> Callable:
-    """An ``on_eval`` for :func:`train`: the given metrics on ``num_samples`` samples of ``split``."""
-    cache: dict = {}
-
-    def on_eval(model, dataset, conditioner) -> dict[str, float]:
-        from ganzoo.metrics import EvalContext, evaluate
-
-        if "split" not in cache:
-            cache["split"] = _eval_split(dataset, split)
-            cache["table"] = conditioner.split_table(cache["split"])
-        ctx = EvalContext(model=model, split=cache["split"], embeddings=cache["table"],
-                          dataset_name=getattr(dataset, "name", "") or "", num_samples=int(num_samples),
-                          batch_size=min(int(batch_size), int(num_samples)), seed=seed, device=device)
-        return evaluate(ctx, metric_names)["values"]
-
-    return on_eval
-
-
-def bench_training_options(preset: dict, device: str, seed: int, split: str = "test") -> dict:
-    """The :func:`train` keywords a bench preset asks for: ``eval_every`` with the cheap metrics
-    among its ``metrics`` (on ``eval_every_samples`` samples), and ``tensorboard``."""
-    from ganzoo.metrics import cheap_metrics
-
-    options: dict = {"tensorboard": bool(preset.get("tensorboard"))}
-    every = int(preset.get("eval_every") or 0)
-    names = cheap_metrics(list(preset.get("metrics") or []))
-    if every > 0 and names:
-        samples = int(preset.get("eval_every_samples") or 200)
-        options.update(eval_every=every, on_eval=periodic_evaluation(
-            names, samples, int(preset.get("eval_batch") or samples), seed, device, split))
-    return options

@@ -11,6 +11,10 @@ calls it once per thing it provides::
         register("my-gan", MyGan, "A one-line description")
 
 Names are global per kind: two plugins registering the same model name is an error.
+
+One hook is different: :func:`register_commands` receives the ``ganzoo`` click group itself
+(as in ``llm``), so a plugin can add its own subcommands (``ganzoo evaluator train`` comes
+from the metrics plugin, ``ganzoo data check`` from the realdata plugin).
 """
 
 import pluggy
@@ -48,4 +52,14 @@ def register_metrics(register):
     """Register metrics: ``register(name, factory, description)``.
 
     ``factory()`` returns a :class:`ganzoo.metrics.Metric`.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add subcommands to the ``ganzoo`` command line: ``cli.add_command(command)``.
+
+    ``cli`` is the top-level :class:`click.Group`. Called once per registry, when a command
+    is first looked up; a name that a core command or another plugin already uses is an error.
+    Import heavy libraries inside the command's function, not here.
     """

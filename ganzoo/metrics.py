@@ -115,19 +115,33 @@ class Presentation:
                 "headline": self.headline}
 
 
+#: The parts a metric may play in a report (``Metric.role``), beyond its declared columns.
+ROLE_TRAIN_COST = "train-cost"    # values ``<metric>.<phase>``: training images/s per training phase
+ROLE_SAMPLE_COST = "sample-cost"  # value ``<metric>``: generated images/s
+ROLE_MEMORY_COST = "memory-cost"  # value ``<metric>``: peak memory in MB
+#: values ``<metric>.<attribute>`` (share of samples whose attribute matches the caption), each with
+#: ``<metric>.<attribute>.chance``; ``Metric.attributes`` gives their order in the report
+ROLE_ATTRIBUTE_ACCURACY = "attribute-accuracy"
+ROLES = (ROLE_TRAIN_COST, ROLE_SAMPLE_COST, ROLE_MEMORY_COST, ROLE_ATTRIBUTE_ACCURACY)
+
+
 class Metric:
     """A named measurement of a trained model; subclasses implement :meth:`compute`.
 
     ``presentation`` maps value names this metric produces to their :class:`Presentation`;
     values without one are listed in the report's appendix under their recorded name.
     ``cheap`` marks a metric fast enough to measure at checkpoints during training
-    (``ganzoo bench --eval-every``) on a few hundred samples.
+    (``ganzoo bench --eval-every``) on a few hundred samples. ``role`` (one of :data:`ROLES`)
+    gives the metric a part in the report: the cost columns, or the per-attribute accuracy
+    section (in the order of ``attributes``). Both are recorded with the results.
     """
 
     name: str = "metric"
     description: str = ""
     presentation: dict[str, Presentation] = {}
     cheap: bool = False
+    role: str | None = None
+    attributes: tuple[str, ...] = ()
 
     def compute(self, ctx: EvalContext, shared: dict) -> MetricResult:
         raise NotImplementedError
@@ -220,7 +234,14 @@ def evaluate(ctx: EvalContext, metric_names: list[str]) -> dict:
         shown = {k: v for k, v in presentation_json(metric, order).items() if k in result.values}
         if shown:  # recorded with the results, so a report needs no plugin installed to show them
             out["info"][name]["presentation"] = shown
+        if getattr(metric, "role", None):
+            out["info"][name]["report"] = report_role_json(metric)
     return out
+
+
+def report_role_json(metric: Any) -> dict:
+    """A metric's part in the report (``role``, ``attributes``) as recorded in its ``metric_info``."""
+    return {"role": metric.role, "attributes": list(getattr(metric, "attributes", ()) or ())}
 
 
 def presentation_json(metric: Any, order: int = 0) -> dict[str, dict]:

@@ -9,12 +9,20 @@ asks which model it is running.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import nn
 
 from ganzoo.config import load_presets, resolve_config
+
+
+class LrGroup(NamedTuple):
+    """One optimiser under the default learning-rate schedule (see :meth:`GanzooModel.lr_groups`)."""
+
+    optimizer: torch.optim.Optimizer
+    key: str                   # config key of its base learning rate
+    epochs: int | None = None  # epochs that count for it; None: the model's epochs_done
 
 
 class GanzooModel:
@@ -53,6 +61,8 @@ class GanzooModel:
 
             self.vocab = Vocabulary([PAD, UNK])  # a config check on the meta device: no words needed
         self._validate_common(self.config)
+        if self.text_dim < 1:
+            raise UsageError(f"text_dim must be >= 1, got {self.text_dim}")
         self.validate(self.config)
         self.build()
 
@@ -83,6 +93,10 @@ class GanzooModel:
         for key, value in config.items():
             if key.startswith("lr") and isinstance(value, float) and value <= 0:
                 raise UsageError(f"learning rate {key!r} must be positive, got {value}")
+        if "lr_decay_epoch" in config and not (isinstance(config["lr_decay_epoch"], int)
+                                               and config["lr_decay_epoch"] >= 0):
+            raise UsageError(f"lr_decay_epoch must be an integer >= 0 (0 disables the decay), "
+                             f"got {config['lr_decay_epoch']!r}")
 
     def validate(self, config: dict[str, Any]) -> None:
         """Raise :class:`ganzoo.errors.UsageError` for out-of-range values."""
@@ -136,9 +150,11 @@ class GanzooModel:
     #: epochs finished so far (drives the default learning-rate schedule; saved with the model)
     epochs_done: int = 0
 
-    def lr_groups(self) -> list[tuple[torch.optim.Optimizer, str]]:
-        """(optimiser, config key of its base learning rate) pairs that the default
-        schedule halves every ``lr_decay_epoch`` epochs (0: never). None by default."""
+    def lr_groups(self) -> list[LrGroup | tuple[torch.optim.Optimizer, str]]:
+        """The optimisers the default schedule halves every ``lr_decay_epoch`` epochs (0: never):
+        :class:`LrGroup` (or plain ``(optimizer, key)`` pairs) naming the config key of each one's
+        base learning rate and, optionally, the epoch count that drives it (default
+        :attr:`epochs_done`; e.g. StackGAN counts epochs per stage). None by default."""
         return []
 
     def end_epoch(self, epoch: int) -> None:
@@ -149,8 +165,9 @@ class GanzooModel:
 
     def apply_lr_schedule(self) -> None:
         every = int(self.config.get("lr_decay_epoch", 0))
-        factor = 0.5 ** (self.epochs_done // every) if every > 0 else 1.0
-        for opt, key in self.lr_groups():
+        for opt, key, *epochs in self.lr_groups():
+            done = self.epochs_done if not epochs or epochs[0] is None else epochs[0]
+            factor = 0.5 ** (done // every) if every > 0 else 1.0
             for group in opt.param_groups:
                 group["lr"] = self.config[key] * factor
 
@@ -181,6 +198,9 @@ class GanzooModel:
             for k, opt in self.optimizers().items():
                 if k in state.get("optimizers", {}):
                     opt.load_state_dict(state["optimizers"][k])
+            from ganzoo.checkpoint import match_optimizer_layouts
+
+            match_optimizer_layouts(self)  # e.g. channels_last parameters: fused kernels pair by memory position
         self.load_extra_state(state.get("extra", {}))
 
     def extra_state(self) -> dict[str, Any]:

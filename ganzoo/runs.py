@@ -23,31 +23,41 @@ from safetensors.torch import load_file
 from ganzoo.checkpoint import atomic_save_tensors, atomic_write_text, load_checkpoint
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.registry import get_registry
+from ganzoo.run_settings import run_default
 from ganzoo.text import Standardiser, cached_embeddings, check_captions
 
 RUN_FILE = "run.json"
 
 
+def _default(key: str):
+    """A field default read from the one defaults table (:mod:`ganzoo.run_settings`)."""
+    return field(default_factory=lambda: run_default(key))
+
+
 @dataclass
 class RunSpec:
-    """Everything that defines a training run (and nothing about where it runs)."""
+    """Everything that defines a training run (and nothing about where it runs).
+
+    Commands build one with :func:`ganzoo.run_builder.build_run_spec`; fields left out here
+    take the defaults table's values.
+    """
 
     model: str
-    preset: str | None = "cpu"
+    preset: str | None = _default("preset")
     overrides: dict[str, Any] = field(default_factory=dict)
-    dataset: str = "shapes"
+    dataset: str = _default("dataset")
     dataset_options: dict[str, Any] = field(default_factory=dict)
     text_encoder: str | None = None  # None: the dataset's default
-    text_norm: str = "whiten"
-    text_norm_dim: int = 64
+    text_norm: str = _default("text_norm")
+    text_norm_dim: int = _default("text_norm_dim")
     seed: int = 0
     steps: int | None = None
     epochs: int | None = None
     time_budget_s: float | None = None
     images_budget: int | None = None
-    checkpoint_every: int = 500
-    log_every: int = 25
-    num_workers: int = 0
+    checkpoint_every: int = _default("checkpoint_every")
+    log_every: int = _default("log_every")
+    num_workers: int = _default("num_workers")
     deterministic: bool = True
     speed: dict[str, Any] = field(default_factory=dict)  # ganzoo.speed.SpeedOptions fields
     sync_bn: bool = False

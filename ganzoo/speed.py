@@ -11,9 +11,9 @@ import contextlib
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 
 from ganzoo.errors import UsageError
+from ganzoo.wrapping import replace_attribute, unwrap  # noqa: F401  (unwrap: plugins import it from here)
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -53,13 +53,11 @@ def apply_global(opts: SpeedOptions) -> None:
 
 def prepare_model(model, opts: SpeedOptions) -> None:
     """channels_last and torch.compile on every network, replacing the model's attributes in place."""
-    from ganzoo.distributed import _replace_attribute
-
     for net in list(model.networks().values()):
         if opts.channels_last:
             net.to(memory_format=torch.channels_last)
         if opts.compile:
-            _replace_attribute(model, net, torch.compile(net))
+            replace_attribute(model, net, torch.compile(net))
 
 
 def autocast(opts: SpeedOptions, device: torch.device):
@@ -73,14 +71,3 @@ def prepare_batch(batch: dict, opts: SpeedOptions) -> dict:
     if opts.channels_last and torch.is_tensor(batch.get("images")):
         batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
     return batch
-
-
-def unwrap(net: nn.Module) -> nn.Module:
-    """The plain module inside DDP and/or torch.compile wrappers."""
-    while True:
-        if isinstance(net, nn.parallel.DistributedDataParallel):
-            net = net.module
-        elif hasattr(net, "_orig_mod"):
-            net = net._orig_mod
-        else:
-            return net

@@ -123,7 +123,7 @@ def _task(plan, spec, run_dir: Path, threads: int, progress: bool) -> dict:
 
 
 def _start(plan, index: int, spec, slot: int, jobs: int, threads: int) -> Worker:
-    from ganzoo.bench import run_key
+    from ganzoo.bench_plan import run_key
     from ganzoo.checkpoint import atomic_write_text
 
     run_dir = Path(plan.out) / "runs" / run_key(spec)
@@ -181,7 +181,7 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 def failure_row(plan, spec, reason: str, wall_time_s: float, peak_rss_mb: float | None) -> dict:
     from datetime import datetime, timezone
 
-    from ganzoo.bench import run_key
+    from ganzoo.bench_plan import run_key
 
     run_dir = Path(plan.out) / "runs" / run_key(spec)
     row = {"bench_id": plan.bench_id, "model": spec.model, "variant": spec.variant(), "dataset": spec.dataset,
@@ -242,7 +242,7 @@ def _finish(plan, worker: Worker, returncode: int) -> dict:
 
 def _reusable_result(plan, spec) -> dict | None:
     """With --resume: the row a worker finished but the bench did not get to record (bench killed)."""
-    from ganzoo.bench import run_key
+    from ganzoo.bench_plan import run_key
 
     if not plan.resume:
         return None
@@ -418,7 +418,8 @@ def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(threads)
-    from ganzoo.bench import BenchPlan, run_one
+    from ganzoo.bench_plan import BenchPlan
+    from ganzoo.bench_run import run_one
     from ganzoo.memory import process_peak_rss_mb
     from ganzoo.runs import RunSpec
 

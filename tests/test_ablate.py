@@ -138,6 +138,9 @@ def test_ablate_tunes_each_arm_then_runs_best_against_best(tmp_path):
     text = (out / "ablation" / "report.md").read_text()
     assert text.index("Tuning") < text.index("Best against best")
     assert "secondary sources" in text and "ca=true" in text and "ca=false" in text
+    # both arms' samples in one figure, for the same captions and z (seed 0 of each arm)
+    assert "Samples side by side" in text and "Same captions and the same z" in text
+    assert (out / "ablation" / "figures" / "comparison.png").is_file()
 
 
 def test_ablate_refuses_a_bad_arm_value_before_any_work(tmp_path):

@@ -56,7 +56,7 @@ def test_registered_through_entry_points(registry, name):
     entry = registry.get("model", name)
     assert issubclass(entry.obj, GanzooModel)
     assert entry.description
-    assert entry.obj.preset_names() == ["cpu", "paper"]
+    assert entry.obj.preset_names() == ["cpu", "paper", "tiny"]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -98,26 +98,6 @@ def test_cpu_and_paper_presets_build(registry, name):
     torch.manual_seed(0)
     out = paper.generate(torch.randn(2, 1024))
     assert out.shape == (2, 3, 64, 64)
-
-
-def test_gan_int_cls_paper_parameter_counts_follow_the_reference_layout(registry):
-    cls = registry.model("gan-int-cls")
-    counts = cls(cls.make_config(preset="paper"), text_dim=1024).parameter_count()
-    ngf, ndf, t, z, c = 128, 64, 1024, 100, 128
-    generator = (t * c + c                                   # fc(text) with bias
-                 + (z + c) * 8 * ngf * 16 + 2 * 8 * ngf      # 4x4 transposed conv + BN
-                 + 8 * ngf * 4 * ngf * 16 + 2 * 4 * ngf
-                 + 4 * ngf * 2 * ngf * 16 + 2 * 2 * ngf
-                 + 2 * ngf * ngf * 16 + 2 * ngf
-                 + ngf * 3 * 16 + 3)                          # to RGB, with bias
-    discriminator = (3 * ndf * 16 + ndf                      # first conv, bias, no BN
-                     + ndf * 2 * ndf * 16 + 2 * 2 * ndf
-                     + 2 * ndf * 4 * ndf * 16 + 2 * 4 * ndf
-                     + 4 * ndf * 8 * ndf * 16 + 2 * 8 * ndf
-                     + t * c + 2 * c                          # fc(text) + BN
-                     + (8 * ndf + c) * 8 * ndf + 2 * 8 * ndf  # 1x1 conv + BN
-                     + 8 * ndf * 16 + 1)                      # 4x4 conv -> logit
-    assert counts == {"generator": generator, "discriminator": discriminator}
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -253,17 +233,6 @@ def test_gan_int_cls_int_switch(registry, interp):
     assert torch.allclose(losses["loss_g"], expected)
 
 
-def test_gan_int_cls_wrong_pairs_pair_each_image_with_another_caption(registry):
-    model = make(registry, "gan-int-cls", int=False)
-    seen = []
-    model.netD.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[1].clone()))
-    batch = random_batch()
-    step(model, batch)
-    wrong = seen[2]
-    assert torch.equal(wrong, batch["text"].roll(1, dims=0))
-    assert not any(torch.equal(wrong[i], batch["text"][i]) for i in range(4))
-
-
 @pytest.mark.parametrize("pull_away", [True, False])
 def test_ebgan_pull_away_switch(registry, pull_away):
     model = make(registry, "ebgan", pull_away=pull_away, lambda_pt=0.1)
@@ -358,3 +327,61 @@ def test_train_step_under_autocast(registry, name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         losses = step(model, random_batch())
     assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
+
+
+# ---- the shared building blocks they are built from (ganzoo.nn) --------------------------------
+
+def test_require_names_the_bad_key_and_its_range():
+    from ganzoo.nn import require
+
+    good = {"n": 3, "lr": 0.1, "beta": 0.5, "size": 32, "loss": "bce", "steps": 0, "w": 0.0}
+    require(good, positive_int=["n"], positive=["lr"], unit_interval=["beta"], power_of_two={"size": 16},
+            choices={"loss": ("bce", "hinge")}, non_negative_int=["steps"], non_negative=["w"], at_least={"n": 2})
+    for bad, kwargs, words in [
+        ({"n": 0}, {"positive_int": ["n"]}, "n must be a positive integer, got 0"),
+        ({"n": True}, {"positive_int": ["n"]}, "n must be a positive integer"),
+        ({"n": 1.5}, {"non_negative_int": ["n"]}, "n must be an integer >= 0"),
+        ({"lr": 0.0}, {"positive": ["lr"]}, "lr must be > 0"),
+        ({"w": -1.0}, {"non_negative": ["w"]}, "w must be >= 0"),
+        ({"beta": 1.0}, {"unit_interval": ["beta"]}, "beta must be in [0, 1)"),
+        ({"size": 48}, {"power_of_two": {"size": 16}}, "size must be a power of two >= 16"),
+        ({"size": 8}, {"power_of_two": {"size": 16}}, "size must be a power of two >= 16"),
+        ({"loss": "wgan"}, {"choices": {"loss": ("bce", "hinge")}}, "loss must be one of bce, hinge, got 'wgan'"),
+        ({"n": 1}, {"at_least": {"n": 2}, "prefix": "toy ", "why": "pairs"},
+         "toy n must be an integer >= 2, got 1 (pairs)"),
+    ]:
+        with pytest.raises(UsageError) as info:
+            require(bad, **kwargs)
+        assert words in str(info.value)
+
+
+def test_dcgan_init_and_widths():
+    from ganzoo.nn import dcgan_init, doublings, level_widths
+
+    assert doublings(64) == 4 and level_widths(8, 64) == [64, 32, 16, 8] and level_widths(8, 128)[-2:] == [8, 8]
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3), torch.nn.BatchNorm2d(64), torch.nn.Linear(256, 256))
+    default_bias = net[0].bias.detach().clone()
+    dcgan_init(net)
+    conv, norm, fc = (m.state_dict() for m in net)
+    assert abs(float(conv["weight"].std()) - 0.02) < 0.002 and not conv["bias"].any()
+    assert abs(float(norm["weight"].mean()) - 1) < 0.01 and not norm["bias"].any()
+    assert abs(float(fc["weight"].std()) - 0.02) < 0.002 and not fc["bias"].any()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3), torch.nn.Linear(256, 256))
+    linear = net[1].weight.detach().clone()
+    dcgan_init(net, conv_bias=True, linear=False)
+    assert torch.equal(net[0].bias, default_bias) and torch.equal(net[1].weight, linear)
+
+
+def test_frozen_stops_weight_gradients_and_restores_the_flags():
+    from ganzoo.nn import frozen
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 1))
+    net[0].bias.requires_grad_(False)  # frozen before: stays frozen after
+    x = torch.randn(2, 3, requires_grad=True)
+    with frozen(net):
+        net(x).sum().backward()
+        assert not any(p.requires_grad for p in net.parameters())
+    assert x.grad is not None and all(p.grad is None for p in net.parameters())
+    assert [p.requires_grad for p in net.parameters()] == [True, False, True, True]

@@ -3,7 +3,7 @@
 The Frechet distance is checked three independent ways: against torch-fidelity's own
 ``fid_statistics_to_metric`` on the same features, against ``scipy.linalg.sqrtm`` of the
 covariance product, and against closed forms. Both branches of
-:func:`ganzoo.fidelity.frechet_distance` are covered (fewer samples than dimensions, the
+:func:`ganzoo_metrics.fidelity.frechet_distance` are covered (fewer samples than dimensions, the
 Gram-matrix branch; more samples, the covariance branch).
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganzoo import fidelity, inception_offline
-from ganzoo.fidelity import frechet_distance, trace_sqrt_product
+from ganzoo_metrics import fidelity, inception_offline
+from ganzoo_metrics.fidelity import frechet_distance, trace_sqrt_product
 
 # (samples set 1, samples set 2, dimensions): n < d takes the Gram branch, n > d the covariance one
 SHAPES = [(300, 200, 512), (40, 90, 64), (900, 700, 256), (200, 200, 64)]

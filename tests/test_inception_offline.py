@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 import torch
 
-from ganzoo import fidelity, inception_offline
+from ganzoo_metrics import fidelity, inception_offline
 from ganzoo.errors import UsageError
 
 pytestmark = pytest.mark.skipif(inception_offline.source_weights() is None,

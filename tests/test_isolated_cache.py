@@ -25,7 +25,7 @@ def session_root() -> Path:
 
 
 def test_torch_hub_and_caches_point_into_the_session_folder():
-    from ganzoo import fidelity
+    from ganzoo_metrics import fidelity
 
     root = session_root()
     assert root.name.startswith("ganzoo-test-") and root.is_dir()

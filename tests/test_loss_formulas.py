@@ -84,7 +84,7 @@ def test_reference_bce_is_sensitive_to_its_label():
 # ---- StackGAN --------------------------------------------------------------------------------
 
 def test_stackgan_bce_terms_use_label_1_for_real_and_g_and_0_for_fake():
-    from ganzoo_stackgan.losses import AdversarialLoss
+    from ganzoo.nn import AdversarialLoss
 
     adv = AdversarialLoss("bce")
     assert close(adv.d_real(REAL), bce_mean(REAL, 1.0))
@@ -94,12 +94,24 @@ def test_stackgan_bce_terms_use_label_1_for_real_and_g_and_0_for_fake():
 
 
 def test_stackgan_hinge_terms():
-    from ganzoo_stackgan.losses import AdversarialLoss
+    from ganzoo.nn import AdversarialLoss
 
     adv = AdversarialLoss("hinge")
     assert close(adv.d_real(REAL), _mean(max(0.0, 1.0 - x) for x in _floats(REAL)))
     assert close(adv.d_fake(FAKE), _mean(max(0.0, 1.0 + x) for x in _floats(FAKE)))
     assert close(adv.g(FAKE), -_mean(_floats(FAKE)))
+
+
+def test_weighted_terms_average_over_the_samples_weighted_one():
+    """GAN-INT-CLS leaves samples without a wrong pair out of the wrong term (weight 0)."""
+    from ganzoo.nn import AdversarialLoss
+
+    adv, keep = AdversarialLoss("bce"), torch.tensor([True, False, True, True])
+    kept = [x for x, k in zip(_floats(REAL), keep) if k]
+    assert close(adv.d_fake(REAL, weight=keep), bce_mean(kept, 0.0))
+    assert close(adv.d_real(REAL, weight=keep), bce_mean(kept, 1.0))
+    assert close(adv.g(REAL, weight=keep), bce_mean(kept, 1.0))
+    assert float(adv.d_fake(REAL, weight=torch.zeros(4, dtype=torch.bool))) == 0.0
 
 
 def _stage1_d(real_label=1.0, wrong_label=0.0, fake_label=0.0) -> float:
@@ -108,7 +120,8 @@ def _stage1_d(real_label=1.0, wrong_label=0.0, fake_label=0.0) -> float:
 
 def test_stackgan_matching_aware_d_loss_stage1():
     """real/right -> 1, real/wrong -> 0, fake -> 0; total = real + (fake + wrong) / 2."""
-    from ganzoo_stackgan.losses import AdversarialLoss, discriminator_loss
+    from ganzoo.nn import AdversarialLoss
+    from ganzoo_stackgan.losses import discriminator_loss
 
     d = discriminator_loss(AdversarialLoss("bce"), REAL, WRONG, FAKE)
     assert close(d["d_loss"], _stage1_d())
@@ -121,7 +134,8 @@ def test_stackgan_matching_aware_d_loss_stage1():
 
 def test_stackgan_matching_aware_d_loss_stage2_with_unconditional_head():
     """(real + real_u) / 2 + (fake + wrong + fake_u) / 3, as the reference's Stage-II trainer."""
-    from ganzoo_stackgan.losses import AdversarialLoss, discriminator_loss
+    from ganzoo.nn import AdversarialLoss
+    from ganzoo_stackgan.losses import discriminator_loss
 
     d = discriminator_loss(AdversarialLoss("bce"), REAL, WRONG, FAKE, REAL_U, FAKE_U)
     expected = ((bce_mean(REAL, 1) + bce_mean(REAL_U, 1)) / 2
@@ -285,11 +299,16 @@ class PairKinds:
         image = "real" if torch.equal(images, self.real) else "fake"
         if torch.equal(text, self.text):
             caption = "right"
-        elif torch.equal(text, self.text.roll(1, dims=0)):
+        elif self.mismatched(text):
             caption = "wrong"
         else:
             caption = "other"  # GAN-INT-CLS's interpolated captions
         return f"{image}/{caption}"
+
+    def mismatched(self, text) -> bool:
+        """Every row another sample's caption, none its own (EBGAN: a roll; GAN-INT-CLS: drawn)."""
+        return all(not torch.equal(t, own) and any(torch.equal(t, other) for other in self.text)
+                   for t, own in zip(text, self.text))
 
 
 class StubGanIntClsD(nn.Module):

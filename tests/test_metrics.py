@@ -9,7 +9,7 @@ import torch
 from ganzoo import hookimpl
 from ganzoo.data import CaptionedSplit
 from ganzoo.errors import GanzooError, UnknownNameError
-from ganzoo.fidelity import RealImages, generated_images, reference_cache_name
+from ganzoo_metrics.fidelity import RealImages, generated_images, reference_cache_name
 from ganzoo.metrics import Metric, MetricResult, SampleStream, draw_captions, evaluate, to_uint8
 from ganzoo.registry import register_plugin, unregister_plugin
 from ganzoo_metrics.reference_models import NoiseModel, RealImageModel
@@ -99,6 +99,9 @@ def test_perf_metrics(split):
     info = out["info"]["sample-throughput"]
     assert info["images"] == 8 and info["batch_size"] == 4 and info["device"].startswith("cpu")
     assert info["dtype"] == "float32"
+    # the part each plays in a report is recorded with the results (a report needs no plugin)
+    assert info["report"] == {"role": "sample-cost", "attributes": []}
+    assert out["info"]["peak-memory"]["report"]["role"] == "memory-cost"
 
     ctx.train_stats = {"train_images_per_s": {"stage1": 90.0, "stage2": 30.0}, "peak_memory_mb": 812.0,
                        "device": "cpu", "dtype": "float32", "batch_size": 32}

@@ -113,3 +113,15 @@ def test_example_model_trains_and_generates(mini_module):
     z = torch.randn(5, 16)
     assert torch.equal(clone.eval().generate(batch["text"][:1].repeat(5, 1), z),
                        model.generate(batch["text"][:1].repeat(5, 1), z))
+
+
+def test_example_plugin_passes_the_contract_kit_with_its_one_line_tests(installed):
+    """The example's own test file (``contract_tests(MiniGan)``, ...) runs and passes, as a plugin
+    author would run it: pytest on the file, with the installed plugin importable."""
+    tests = installed.parent / "src" / "test_ganzoo_mini.py"  # the fixture's copy, outside this repository
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(installed), env.get("PYTHONPATH")) if p)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=installed)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "10 passed" in done.stdout  # 5 checks for each of the two models

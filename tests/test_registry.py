@@ -222,3 +222,79 @@ def test_cli_unknown_name_exits_2_with_valid_names(command_raising_unknown_name)
     assert result.stderr.startswith("error: unknown model 'toy-ganz'; valid models:")
     assert "toy-gan" in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.splitlines()) == 1
+
+
+# ---- register_commands: plugins add their own subcommands ------------------------------------------------------
+class CommandPlugin:
+    @hookimpl
+    def register_commands(cli):
+        @cli.command("toy-hello")
+        @click.option("--name", default="world")
+        def hello(name):
+            """Say hello (from a plugin)."""
+            click.echo(f"hello {name}")
+
+
+class CommandClashPlugin:
+    @hookimpl
+    def register_commands(cli):
+        cli.add_command(click.Command("train", callback=lambda: None))
+
+
+class CommandBrokenPlugin:
+    @hookimpl
+    def register_commands(cli):
+        raise RuntimeError("no commands today")
+
+
+def test_plugin_registers_a_command_and_loses_it_when_unregistered(isolated):
+    register_plugin(CommandPlugin, "toy-commands")
+    try:
+        listed = CliRunner().invoke(cli, ["--help"])
+        assert "toy-hello" in listed.output and "Say hello (from a plugin)." in listed.output
+        result = CliRunner().invoke(cli, ["toy-hello", "--name", "ganzoo"])
+        assert result.exit_code == 0 and result.output == "hello ganzoo\n"
+    finally:
+        unregister_plugin("toy-commands")
+    gone = CliRunner().invoke(cli, ["toy-hello"])
+    assert gone.exit_code == 2 and "No such command 'toy-hello'" in gone.output
+
+
+def test_builtin_plugins_bring_their_commands(isolated):
+    """`ganzoo evaluator` (metrics plugin) and `ganzoo data` (realdata plugin) are not core commands."""
+    from pathlib import Path
+
+    import ganzoo.cli as cli_package
+
+    result = CliRunner().invoke(cli, ["--help"])
+    assert "evaluator" in result.output and "data" in result.output
+    assert cli.plugin_commands.added.get("evaluator") == "metrics"
+    assert cli.plugin_commands.added.get("data") == "realdata"
+    core = Path(cli_package.__file__).parent
+    assert not (core / "evaluator.py").exists() and not (core / "data.py").exists()
+
+
+def test_plugin_command_taking_a_core_name_is_an_error(isolated):
+    register_plugin(CommandClashPlugin, "clash-commands")
+    try:
+        result = CliRunner().invoke(cli, ["list", "models"])
+        assert result.exit_code != 0
+        assert "command name 'train' is registered twice" in result.output and "clash-commands" in result.output
+        assert cli.commands["train"].callback is not None and cli.commands["train"].name == "train"
+        assert "--model" in CliRunner().invoke(cli, ["train", "--help"]).output  # the core's, not the plugin's
+    finally:
+        unregister_plugin("clash-commands")
+
+
+def test_plugin_whose_register_commands_fails_is_one_warning(isolated):
+    register_plugin(CommandBrokenPlugin, "broken-commands")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            result = CliRunner().invoke(cli, ["list", "models"])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.splitlines() == [
+            "warning: ganzoo plugin 'broken-commands' failed and was skipped: "
+            "RuntimeError in register_commands: no commands today"]
+    finally:
+        unregister_plugin("broken-commands")

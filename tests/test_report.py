@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from ganzoo.cli import cli
-from ganzoo.report import PAPER_NOT_COMPARABLE, build_ablation_report, build_report
+from ganzoo.report import build_ablation_report, build_report
 from ganzoo.report.markdown import markdown_table
 from ganzoo.report.stats import format_mean_std, t_cdf, t_quantile, welch_interval
 from ganzoo.report.tables import (
@@ -299,6 +299,12 @@ def test_welch_interval_by_hand():
     assert single.difference == 1.5 and math.isnan(single.low)
 
 
+def stackgan_reference(key):
+    from ganzoo.registry import get_registry
+
+    return get_registry().model("stackgan").reference_ablations[key]
+
+
 def test_ablation_report(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     for seed, (a, b) in enumerate([(1, 2), (2, 3), (3, 4), (None, 5)]):
@@ -327,13 +333,54 @@ def test_ablation_report(tmp_path):
     assert "[-0.73, 3.73]" in md
     assert "| diversity ↑ " in md and "| normalised shape " in md and "halfway from chance to perfect" in md
     assert "| diversity.real " in md[md.index("## Appendix: all metrics"):]
-    assert PAPER_NOT_COMPARABLE in md and "2.95" in md and "3.70" in md and "econdary-source" in md
+    # the reference figures come from the model plugin, for the key the arms differ in (ca)
+    assert stackgan_reference("ca")["note"] in md and "2.95" in md and "3.70" in md and "econdary source" in md
     assert "nan at step 77" in md
     assert "ganzoo ablate stackgan --option ca" in md
     assert written["ablation_chart"].is_file()
     no_paper = build_ablation_report(store, tmp_path / "abl2", ("stackgan", "ca=false"), ("stackgan", ""),
                                      paper_reference=None)  # fmt: skip
-    assert PAPER_NOT_COMPARABLE not in no_paper["markdown"].read_text()
+    assert stackgan_reference("ca")["title"] not in no_paper["markdown"].read_text()
+
+
+def test_reference_figures_come_from_the_model_plugin():
+    from ganzoo.report.reference import ablated_key, reference_for_arms
+
+    assert ablated_key(("stackgan", "ca=false"), ("stackgan", "")) == "ca"
+    assert ablated_key(("stackgan", "ca=false,stage=2"), ("stackgan", "stage=2")) == "ca"
+    assert ablated_key(("stackgan", "ca=false,stage=1"), ("stackgan", "stage=2")) is None
+    assert ablated_key(("stackgan", "ca=false"), ("ebgan", "")) is None
+    assert reference_for_arms(("stackgan", "ca=false"), ("stackgan", "")) is stackgan_reference("ca")
+    assert reference_for_arms(("ebgan", "margin=1"), ("ebgan", "")) is None
+
+
+def test_report_roles_are_read_from_the_rows(tmp_path):
+    """Cost columns and the per-attribute section follow what the rows recorded, for metrics no
+    installed plugin knows."""
+    from ganzoo.report import columns
+
+    store = ResultStore(tmp_path / "r.sqlite")
+    store.add_run({"model": "m", "variant": "", "seed": 0, "status": "ok",
+                   "metrics": {"speedo": 42.0, "attrs.size": 0.5, "attrs.size.chance": 0.5, "attrs.hue": 1.0,
+                               "attrs.hue.chance": 0.25, "attrs.hue.dark": 1.0,
+                               "attrs.shade": 0.7, "attrs.shade.chance": 0.5, "attrs.mean_score": 0.6},
+                   "metric_info": {"speedo": {"report": {"role": "sample-cost", "attributes": []}},
+                                   "attrs": {"report": {"role": "attribute-accuracy",
+                                                        "attributes": ["size", "hue", "hue.dark"]}}}})
+    runs = columns.augment(store.runs())
+    assert runs["cost.sample_images_per_s"].iloc[0] == 42.0
+    # an undeclared attribute (it has a chance level) comes after the declared ones; a summary
+    # without a chance level (a mean over attributes) is no attribute
+    assert columns.caption_attributes(runs) == ["size", "hue", "shade", "hue.dark"]
+    assert runs["normalised.hue"].iloc[0] == 1.0 and runs["normalised.size"].iloc[0] == 0.0
+    assert runs["normalised.hue.dark"].iloc[0] == 1.0  # a part is judged against its attribute's chance
+    assert not len(tables_provenance(store.runs()))  # the role is not how a metric was computed
+
+
+def tables_provenance(runs):
+    from ganzoo.report.tables import provenance_table
+
+    return provenance_table(runs)
 
 
 def test_markdown_table_escapes_pipes():
@@ -352,7 +399,7 @@ def test_cli_report(store, tmp_path):
     ablation = ["report", str(store.path), "-o", str(tmp_path / "abl"), "--ablation", "stackgan:ca=false", "stackgan"]
     result = CliRunner().invoke(cli, ablation)
     assert result.exit_code == 0, result.output
-    assert PAPER_NOT_COMPARABLE in (tmp_path / "abl" / "report.md").read_text()
+    assert stackgan_reference("ca")["note"] in (tmp_path / "abl" / "report.md").read_text()
     typo = CliRunner().invoke(cli, ablation[:-2] + ["stackgan:ca=fals", "stackgan"])
     assert typo.exit_code != 0 and "arms in the store: stackgan, stackgan:ca=false" in typo.output
 

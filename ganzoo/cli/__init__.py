@@ -1,11 +1,14 @@
 """The `ganzoo` command line.
 
 Each module of this package that defines a click object named ``command`` is added to
-the top-level group, so a command group lives in its own small module.
+the top-level group, so a command group lives in its own small module. Plugins add their
+own commands through the ``register_commands(cli)`` hook (:mod:`ganzoo.plugin_commands`),
+called when a command is first looked up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
 import sys
@@ -15,27 +18,47 @@ import click
 
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
+from ganzoo.plugin_commands import PluginCommands
 from ganzoo.registry import PluginLoadWarning
 
 
-class GanzooGroup(click.Group):
-    """Turns :class:`GanzooError` into a one-line message and its exit code, never a traceback.
+@contextlib.contextmanager
+def plugin_warnings_as_lines():
+    """A plugin that fails to load becomes one ``warning: ...`` line on stderr rather than
+    Python's two-line warning with a source location."""
+    with warnings.catch_warnings():
+        python_show = warnings.showwarning
 
-    A plugin that fails to load becomes one ``warning: ...`` line on stderr rather than
-    Python's two-line warning with a source location.
-    """
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, PluginLoadWarning):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                python_show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+class GanzooGroup(click.Group):
+    """Turns :class:`GanzooError` into a one-line message and its exit code, never a traceback;
+    looks up the plugins' commands (``register_commands``) before listing or resolving one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plugin_commands = PluginCommands(self)
+
+    def get_command(self, ctx, cmd_name):
+        with plugin_warnings_as_lines():
+            self.plugin_commands.load()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        with plugin_warnings_as_lines():
+            self.plugin_commands.load()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx):
-        with warnings.catch_warnings():
-            python_show = warnings.showwarning
-
-            def show(message, category, filename, lineno, file=None, line=None):
-                if issubclass(category, PluginLoadWarning):
-                    click.echo(f"warning: {message}", err=True)
-                else:
-                    python_show(message, category, filename, lineno, file, line)
-
-            warnings.showwarning = show
+        with plugin_warnings_as_lines():
             try:
                 return super().invoke(ctx)
             except GanzooError as exc:

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
+from ganzoo.run_settings import run_default
+
 
 @click.command("eval")
 @click.option("--checkpoint", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run directory written by `ganzoo train`.")
 @click.option("--metrics", default=None, help="Comma-separated metric names (default: the preset's list).")
-@click.option("--preset", default="cpu", show_default=True, help="Bench preset giving the default metrics and sample count.")
+@click.option("--preset", default=run_default("preset"), show_default=True, help="Bench preset giving the default metrics and sample count.")
 @click.option("--samples", type=int, default=None, help="Generated samples (cpu preset 500; paper protocol 30000).")
 @click.option("--batch-size", type=int, default=None, help="Generation batch size.")
 @click.option("--split", default="test", show_default=True, help="Split whose captions condition the samples.")
@@ -22,7 +24,7 @@ import click
 @click.option("--device", default="auto", show_default=True)
 def command(run_dir, metrics, preset, samples, batch_size, split, inception_weights, seed, device):
     """Evaluate a trained run: IS/FID/KID, caption accuracy, R-precision, throughput, memory."""
-    from ganzoo.bench import bench_preset
+    from ganzoo.run_settings import bench_preset
     from ganzoo.checkpoint import atomic_write_text
     from ganzoo.env import resolve_device
     from ganzoo.errors import UsageError

@@ -19,7 +19,8 @@ from ganzoo.store import ResultStore, portable_text, resolve_store_path
 @click.option("--title", default=None, help="Report title.")
 @click.option("--ablation", nargs=2, metavar="A B", default=None,
               help="Instead, compare two arms, each MODEL or MODEL:VARIANT (e.g. stackgan:ca=false stackgan).")
-@click.option("--no-paper-reference", is_flag=True, help="With --ablation: leave out the paper's CUB figures.")
+@click.option("--no-paper-reference", is_flag=True,
+              help="With --ablation: leave out the reference figures the model plugin declares (e.g. its paper's).")
 def command(store, out_dir, title, ablation, no_paper_reference):
     """Build report.md, report.html, figures/ and data/*.csv from STORE.
 
@@ -27,7 +28,8 @@ def command(store, out_dir, title, ablation, no_paper_reference):
     written by `ganzoo bench --shard I/N` (every shard done) is gathered first: the rows of all
     shards go, in the grid's order, into STORE/results.sqlite.
     """
-    from ganzoo.report import STACKGAN_PAPER_ABLATION, build_ablation_report, build_report
+    from ganzoo.report import build_ablation_report, build_report
+    from ganzoo.report.reference import reference_for_arms
     from ganzoo.report.tables import parse_arm
 
     from ganzoo.launchers.shards import gather, is_sharded
@@ -51,7 +53,7 @@ def command(store, out_dir, title, ablation, no_paper_reference):
             if arm not in present:
                 valid = ", ".join(sorted(f"{m}:{v}" if v else m for m, v in present)) or "(none)"
                 raise UsageError(f"no runs of {':'.join(filter(None, arm))} in {path}; arms in the store: {valid}")
-        reference = None if no_paper_reference else STACKGAN_PAPER_ABLATION
+        reference = None if no_paper_reference else reference_for_arms(arm_a, arm_b)  # the model plugin's
         written = build_ablation_report(results, out_dir, arm_a, arm_b, paper_reference=reference,
                                         title=title, rendered_by=rendered_by)
     else:

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import click
 
-from ganzoo.cli.options import apply_budget, dataset_options, speed_options, parse_model_variant, training_options
-from ganzoo.config import parse_overrides
+from ganzoo.cli.options import run_spec_fields, training_options
 from ganzoo.errors import GanzooError, UsageError
-from ganzoo.runs import RunSpec
 
 
 @click.command("train")
@@ -21,9 +19,7 @@ from ganzoo.runs import RunSpec
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
               help="Continue the interrupted run in this directory.")
 @training_options
-def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, dataset_opts, preset, text_encoder, text_norm,
-            steps, epochs, budget, device, num_workers, checkpoint_every, no_progress, amp, channels_last, compile_,
-            cudnn_benchmark, tf32, sync_bn):
+def command(model_text, settings, seed, out, resume_dir, device, no_progress, **options):
     """Train one model on one dataset and save it as a run directory.
 
     \b
@@ -32,23 +28,21 @@ def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, data
       ganzoo train --model stackgan:ca=false --budget 4m
       ganzoo train --resume runs/sg --steps 4000
     """
+    from ganzoo.config import parse_model_variant, parse_overrides
     from ganzoo.harness import train
+    from ganzoo.run_builder import build_run_spec
 
-    if resume_dir:
-        spec = RunSpec(model="?")
-        apply_budget(spec, steps, epochs, budget)
+    fields = run_spec_fields(options)
+    if resume_dir:  # the run's own spec is used, with the budget given here (if any)
+        budget = {k: fields[k] for k in ("steps", "epochs", "budget")}
+        spec = build_run_spec("?", **budget)
         run_dir = Path(resume_dir)
     else:
         if not model_text:
             raise UsageError("give --model NAME (see `ganzoo list models`) or --resume RUN")
         name, overrides = parse_model_variant(model_text)
         overrides.update(parse_overrides(settings))
-        spec = RunSpec(model=name, preset=preset, overrides=overrides, dataset=dataset,
-                       dataset_options=dataset_options(data_dir, dataset_opts), text_encoder=text_encoder,
-                       text_norm=text_norm or _preset_text_norm(preset), seed=seed, num_workers=num_workers,
-                       checkpoint_every=checkpoint_every,
-                       speed=speed_options(amp, channels_last, compile_, cudnn_benchmark, tf32), sync_bn=sync_bn)
-        apply_budget(spec, steps, epochs, budget)
+        spec = build_run_spec(name, overrides, seed=seed, **fields)
         run_dir = Path(out or f"runs/{name}-{datetime.now():%Y%m%d-%H%M%S}")
     result = train(spec, run_dir, device=device, resume=bool(resume_dir), progress=not no_progress)
     from ganzoo.distributed import info
@@ -62,9 +56,3 @@ def command(model_text, settings, seed, out, resume_dir, dataset, data_dir, data
     if result.status != "ok":
         raise GanzooError(f"run {result.status}: {result.reason}")
 
-
-def _preset_text_norm(preset: str) -> str:
-    """The bench preset's embedding standardisation, so train and bench condition models alike."""
-    from ganzoo.bench import bench_presets
-
-    return bench_presets().get(preset, {}).get("text_norm", "whiten")

@@ -78,11 +78,11 @@ def launcher_fields(launcher: str, slurm_partition=None, slurm_time=None, gpus_p
 
 def resolve_launcher_device(device: str | None, fields: dict[str, Any]) -> str:
     """``--device``: on this machine for the local launcher; on the jobs' nodes for SLURM (auto: cuda with GPUs)."""
-    from ganzoo.bench import resolve_bench_device
+    from ganzoo.env import resolve_device
     from ganzoo.errors import UsageError
 
     if fields.get("launcher") != "slurm":
-        return resolve_bench_device(device)
+        return resolve_device(device)
     gpus = fields["slurm"].gpus_per_run
     if device in (None, "", "auto"):
         return "cuda" if gpus > 0 else "cpu"

@@ -63,7 +63,7 @@ def _atomic_json(path: Path, data: Any) -> None:
 
 
 def _saved_row(plan, spec) -> dict | None:
-    from ganzoo.bench import run_key
+    from ganzoo.bench_plan import run_key
 
     try:
         saved = json.loads((Path(plan.out) / "runs" / run_key(spec) / ROW_FILE).read_text())
@@ -76,10 +76,10 @@ def _saved_row(plan, spec) -> dict | None:
 
 def run_shard(plan) -> dict:
     """The shard's part of :func:`ganzoo.bench.run_bench` (already validated): its runs, its rows, no store."""
-    from ganzoo.bench import _echo_row, run_key
+    from ganzoo.bench_plan import echo_row, run_key
     from ganzoo.env import git_revision
     from ganzoo.errors import UsageError
-    from ganzoo.launchers import launch
+    from ganzoo.launchers.dispatch import launch
     from ganzoo.store import portable_text
 
     out = Path(plan.out)
@@ -109,7 +109,7 @@ def run_shard(plan) -> dict:
 
     def record(spec, row: dict) -> None:
         _atomic_json(out / "runs" / run_key(spec) / ROW_FILE, {"spec": spec.to_json(), "row": row})
-        _echo_row(row)
+        echo_row(row)
 
     launch(plan, todo, record)
     return {"manifest": path}
@@ -126,7 +126,7 @@ def shard_outcome(plan) -> list[dict]:
 
 
 def raise_for_shard_outcome(plan) -> None:
-    from ganzoo.bench import RunsNotOkError
+    from ganzoo.bench_plan import RunsNotOkError
 
     bad = shard_outcome(plan)
     if bad:
@@ -163,7 +163,7 @@ def is_sharded(out: Path) -> bool:
 
 def gather(out: Path) -> tuple[Path, int]:
     """Add every shard's rows (plan order) not yet in ``OUT/results.sqlite``; returns the store and how many were added."""
-    from ganzoo.bench import _curve_points
+    from ganzoo.bench_plan import curve_points
     from ganzoo.errors import UsageError
     from ganzoo.store import ResultStore, portable_text
 
@@ -202,7 +202,7 @@ def gather(out: Path) -> tuple[Path, int]:
         if (row["bench_id"], row["model"], portable_text(row.get("variant") or "", out), row["seed"]) in done:
             continue
         run_id = store.add_run(row)
-        curves = _curve_points(out / "runs" / key)
+        curves = curve_points(out / "runs" / key)
         if curves:
             store.add_curve_points(run_id, curves)
         added += 1

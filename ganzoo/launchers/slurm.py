@@ -159,6 +159,20 @@ def executor_kind() -> str:
     return kind if kind in ("slurm", "local") else "slurm"
 
 
+INSTALL_HINT = "pip install 'ganzoo[slurm]'"
+
+
+def require_submitit():
+    """The submitit module, or a one-line usage error (exit 2) saying how to install it."""
+    from ganzoo.errors import UsageError
+
+    try:
+        import submitit
+    except ImportError:
+        raise UsageError(f"--launcher slurm needs submitit, which is not installed: {INSTALL_HINT}") from None
+    return submitit
+
+
 def job_folder(plan) -> Path:
     """submitit's folder: one per job (``%j``: the job id; ``ARRAY_TASK`` for an array member)."""
     return Path(plan.out).resolve() / "slurm" / "%j"
@@ -167,8 +181,6 @@ def job_folder(plan) -> Path:
 def make_executor(plan, kind: str | None = None, preview: bool = False):
     """The submitit executor of ``plan``'s jobs (``preview``: a SlurmExecutor that works without ``srun``)."""
     from ganzoo.errors import UsageError
-    from ganzoo.launchers import require_submitit
-
     submitit = require_submitit()
     kind = kind or executor_kind()
     opts = plan.slurm or SlurmOptions()
@@ -218,7 +230,7 @@ def check_slurm_plan(plan) -> None:
     saved = load_jobs(plan)
     if not saved:
         return
-    from ganzoo.bench import run_key
+    from ganzoo.bench_plan import run_key
 
     keys = {run_key(spec) for spec in plan.specs}
     for key, entry in saved.items():
@@ -379,7 +391,7 @@ def _entry_matches(entry: dict, plan, spec) -> bool:
 
 
 def _submit(plan, kind: str, items: list[tuple[int, Any]], saved: dict[str, dict]) -> list[_Tracked]:
-    from ganzoo.bench import run_key
+    from ganzoo.bench_plan import run_key
     from ganzoo.worker import RESULT_FILE, TASK_FILE, _task
 
     opts = plan.slurm or SlurmOptions()
@@ -451,7 +463,7 @@ def _read_result(plan, t: _Tracked) -> dict | None:
 
 def run_slurm(plan, specs: list, record: Callable[[Any, dict], None]) -> None:
     """Run each spec as a SLURM job (reattaching to live jobs with ``--resume``); ``record`` rows in plan order."""
-    from ganzoo.bench import run_key
+    from ganzoo.bench_plan import run_key
     from ganzoo.worker import _reusable_result, failure_row
 
     kind = executor_kind()

@@ -10,28 +10,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping
 
 import pandas as pd
 
 from ganzoo.report import columns, plots, tables
 from ganzoo.report.build import (_appendix_blocks, _availability_blocks, _command_blocks, _environment_blocks,
-                                 _failed_blocks, _open, _overview, _paper_blocks, _sample_blocks, _write)
+                                 _comparison_blocks, _failed_blocks, _open, _overview, _paper_blocks, _sample_blocks,
+                                 _write)
 from ganzoo.report.document import Block, Heading, Image, Paragraph, Table
+from ganzoo.report.reference import reference_for
 from ganzoo.report.stats import format_number, t_quantile
 
 Arm = tuple[str, str]
-
-
-def reference_for(model: str, key: str) -> Mapping[str, Any] | None:
-    """The model plugin's reference figures for an ablation of ``key``, if it declares any."""
-    from ganzoo.registry import get_registry
-
-    try:
-        cls = get_registry().model(model)
-    except Exception:
-        return None
-    return (getattr(cls, "reference_ablations", None) or {}).get(key)
 
 
 def _tuning_blocks(table: list[dict], ablation) -> list[Block]:
@@ -130,6 +120,9 @@ def build_tuned_ablation_report(store, out_dir: str | Path, arms: list[Arm], lab
     if reference:
         blocks += _paper_blocks(reference)
     blocks += _failed_blocks(in_arms)
+    # one figure with every arm's samples for the same captions and z (the first ok seed of each arm;
+    # arms with stages show Stage-I beside Stage-II), then each run's own grid
+    blocks += _comparison_blocks(in_arms, out_dir, written, store.path.parent)
     blocks += _sample_blocks(in_arms, out_dir, written, store.path.parent)
     blocks += _command_blocks(in_arms, command, None)
     blocks += _environment_blocks(in_arms, None)

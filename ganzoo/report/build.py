@@ -14,29 +14,9 @@ from ganzoo.report import columns, plots, tables
 from ganzoo.report.document import Block, Code, Details, Heading, Image, Paragraph, Table
 from ganzoo.report.html import render_html
 from ganzoo.report.markdown import render_markdown
+from ganzoo.report.reference import FROM_MODEL, NOT_COMPARABLE, reference_for_arms
 from ganzoo.report.tables import Arm, arm_label
 from ganzoo.store import ResultStore, flatten
-
-PAPER_NOT_COMPARABLE = "CUB Inception scores from the paper, not comparable to these shapes numbers"
-
-#: The StackGAN paper's ablation as gathered in the project's reference notes (shared/reference/models.md). Those
-#: notes mark these figures as coming from secondary sources, not checked against the paper.
-STACKGAN_PAPER_ABLATION: dict[str, Any] = {
-    "title": "StackGAN paper ablation (CUB, Inception score)",
-    "note": (
-        f"{PAPER_NOT_COMPARABLE}. Secondary-source figures: quoted from secondary sources and not "
-        "confirmed against the paper's own table. They use CUB birds, 64/256 px images and a "
-        "birds-fine-tuned Inception network; they show the direction the paper reports, not a target."
-    ),
-    "rows": [
-        {"configuration": "Stage-I 64px, without CA", "inception score (CUB)": 2.66},
-        {"configuration": "Stage-I 64px, with CA", "inception score (CUB)": 2.95},
-        {"configuration": "StackGAN 256px, with CA and text twice", "inception score (CUB)": 3.70},
-        {"configuration": "StackGAN 256px, without CA", "inception score (CUB)": 3.31},
-        {"configuration": "StackGAN 256px, without text twice", "inception score (CUB)": 3.45},
-    ],
-}
-
 
 def _open(store: ResultStore | str | Path) -> ResultStore:
     return store if isinstance(store, ResultStore) else ResultStore(store, create=False)
@@ -355,9 +335,7 @@ def _paper_blocks(reference: Mapping[str, Any]) -> list[Block]:
     if rows is None:  # a plain {configuration: value} mapping
         rows = [{"configuration": k, "value": v} for k, v in reference.items()]
     frame = pd.DataFrame(rows).map(lambda v: f"{v:.2f}" if isinstance(v, float) else str(v))
-    note = reference.get("note") or f"{PAPER_NOT_COMPARABLE}."
-    if PAPER_NOT_COMPARABLE not in note:
-        note = f"{PAPER_NOT_COMPARABLE}. {note}"
+    note = reference.get("note") or f"{NOT_COMPARABLE}."
     return [
         Heading(reference.get("title", "The paper's own ablation")),
         Paragraph(f"**{note}**"),
@@ -371,7 +349,7 @@ def build_ablation_report(
     arm_a: Arm,
     arm_b: Arm,
     command: str | None = None,
-    paper_reference: Mapping[str, Any] | None = STACKGAN_PAPER_ABLATION,
+    paper_reference: Mapping[str, Any] | str | None = FROM_MODEL,
     *,
     title: str | None = None,
     confidence: float = 0.95,
@@ -380,8 +358,9 @@ def build_ablation_report(
     """Compare two (model, variant) arms: per metric mean ± std, b - a with a Welch t interval.
 
     Only runs with status ok enter the statistics; the arms' failed and diverged runs are
-    listed. `paper_reference` (default: the StackGAN paper's CUB ablation) is printed beside
-    the results, marked as not comparable; pass None to leave it out.
+    listed. `paper_reference` (default: the reference figures the arms' model plugin declares for
+    the key the arms differ in, see :mod:`ganzoo.report.reference`) is printed beside the
+    results, marked as not comparable; pass None to leave it out.
     """
     store = _open(store)
     out_dir = Path(out_dir)
@@ -390,6 +369,8 @@ def build_ablation_report(
     runs = tables.prepare(store.runs())
     in_arms = runs[runs[["model", "variant"]].apply(tuple, axis=1).isin([arm_a, arm_b])] if len(runs) else runs
     label_a, label_b = arm_label(*arm_a), arm_label(*arm_b)
+    if isinstance(paper_reference, str) and paper_reference == FROM_MODEL:
+        paper_reference = reference_for_arms(arm_a, arm_b)
     title = title or f"Ablation: {label_b} vs {label_a}"
     written: dict[str, Path] = {}
 

@@ -3,11 +3,12 @@
 Metric plugins record flat names: a headline value (``fid``) and its companions
 (``kid.std``, ``r-precision.chance``, ``caption-accuracy.shape.normalised``,
 ``peak-memory.train``). Each metric declares how its values are shown
-(:class:`ganzoo.metrics.Presentation`: title, direction, meaning, headline or not); the
-declaration is recorded with the results, so a report needs no plugin installed. The
-leaderboard shows the headline values, in the order the metrics were asked for, then cost
-(throughput, memory). Caption accuracy gets its own per-attribute chart and table; the
-appendix lists every number.
+(:class:`ganzoo.metrics.Presentation`: title, direction, meaning, headline or not) and what
+part it plays (:mod:`ganzoo.report.roles`: cost, per-attribute accuracy); the declarations
+are recorded with the results, so a report needs no plugin installed. The leaderboard shows
+the headline values, in the order the metrics were asked for, then cost (throughput,
+memory). A per-attribute accuracy metric (caption accuracy) gets its own chart and table;
+the appendix lists every number.
 
 :func:`augment` adds the derived columns those tables read:
 
@@ -24,6 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+
+from ganzoo.metrics import ROLE_MEMORY_COST, ROLE_SAMPLE_COST, ROLE_TRAIN_COST
+from ganzoo.report import roles
 
 GROUP = ["model", "variant"]
 
@@ -99,11 +103,6 @@ class _DeclaredHeadlines(Mapping):
 
 HEADLINE_BY_NAME: Mapping[str, Headline] = _DeclaredHeadlines()
 
-#: Metrics whose values the cost columns show; not repeated as "other" leaderboard metrics.
-COST_METRICS = ("train-throughput", "sample-throughput", "peak-memory")
-CAPTION_ACCURACY = ("caption-accuracy", "caption_accuracy")
-ATTRIBUTE_ORDER = ("shape", "colour", "color", "size", "position", "background")
-EXACT_PARTS = ("exact", "exact.seen", "exact.unseen")
 WHOLE_PHASE = ("train", "all")  # a single training phase; its column needs no phase name
 
 TRAIN = "cost.train_images_per_s"
@@ -125,20 +124,25 @@ def present(runs: pd.DataFrame, column: str) -> bool:
 
 
 def caption_parent(runs: pd.DataFrame) -> str | None:
-    """The recorded name of the caption accuracy metric, if any run has it."""
-    return next((p for p in CAPTION_ACCURACY if any(c.startswith(f"metric.{p}.") for c in runs.columns)), None)
+    """The recorded name of the per-attribute accuracy metric (caption accuracy), if any run has it."""
+    found = roles.attribute_metric(runs)
+    return found[0] if found else None
 
 
 def caption_attributes(runs: pd.DataFrame) -> list[str]:
-    """Attributes with a recorded accuracy: known ones in a fixed order, then others, then exact parts."""
-    parent = caption_parent(runs)
-    if parent is None:
+    """Attributes with a recorded accuracy: in the order the metric declares, then undeclared ones
+    (sorted); declared parts of an attribute (``exact.unseen``) last."""
+    found = roles.attribute_metric(runs)
+    if found is None:
         return []
+    parent, declared = found
     prefix = f"metric.{parent}."
     names = [c[len(prefix):] for c in runs.columns if c.startswith(prefix) and present(runs, c)]
-    plain = [n for n in names if "." not in n and n != "exact"]
-    ordered = [a for a in ATTRIBUTE_ORDER if a in plain] + sorted(a for a in plain if a not in ATTRIBUTE_ORDER)
-    return ordered + [p for p in EXACT_PARTS if p in names]
+    # an undeclared attribute is one with a chance level (summaries such as a mean have none)
+    undeclared = sorted(n for n in names
+                        if n not in declared and "." not in n and f"{prefix}{n}.chance" in runs.columns)
+    ordered = [a for a in declared if a in names] + undeclared
+    return [a for a in ordered if "." not in a] + [a for a in ordered if "." in a]
 
 
 def accuracy_column(runs: pd.DataFrame, attribute: str) -> str:
@@ -146,8 +150,8 @@ def accuracy_column(runs: pd.DataFrame, attribute: str) -> str:
 
 
 def chance_column(runs: pd.DataFrame, attribute: str) -> str:
-    """Seen/unseen exact match are judged against the chance level of exact match itself."""
-    base = "exact" if attribute.startswith("exact.") else attribute
+    """A part of an attribute (seen/unseen exact match) is judged against the chance level of the whole."""
+    base = attribute.split(".")[0]
     return f"metric.{caption_parent(runs)}.{base}.chance"
 
 
@@ -173,7 +177,8 @@ def _normalised_series(runs: pd.DataFrame, attribute: str) -> pd.Series:
 def _train_sources(runs: pd.DataFrame) -> dict[str, list[str]]:
     """Training phase ("" for a single whole phase) -> source columns, metric first."""
     sources: dict[str, list[str]] = {}
-    for prefix in ("metric.train-throughput.", "throughput.train_images_per_s."):
+    metrics = [f"metric.{m}." for m in roles.metrics_with_role(runs, ROLE_TRAIN_COST)]
+    for prefix in metrics + ["throughput.train_images_per_s."]:
         for column in runs.columns:
             if column.startswith(prefix):
                 phase = column[len(prefix):]
@@ -191,6 +196,10 @@ def _first_present(runs: pd.DataFrame, columns: list[str]) -> pd.Series:
     return values
 
 
+def _role_columns(runs: pd.DataFrame, role: str) -> list[str]:
+    return [f"metric.{m}" for m in roles.metrics_with_role(runs, role)]
+
+
 def augment(runs: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``runs`` (model/variant as strings) with the derived cost and normalised columns."""
     runs = runs.copy()
@@ -199,8 +208,8 @@ def augment(runs: pd.DataFrame) -> pd.DataFrame:
     derived = {}
     for phase, sources in sorted(_train_sources(runs).items()):
         derived[f"{TRAIN}.{phase}" if phase else TRAIN] = _first_present(runs, sources)
-    derived[SAMPLE] = _first_present(runs, ["metric.sample-throughput", "throughput.sample_images_per_s"])
-    derived[MEMORY] = _first_present(runs, ["metric.peak-memory", "peak_memory_mb"])
+    derived[SAMPLE] = _first_present(runs, _role_columns(runs, ROLE_SAMPLE_COST) + ["throughput.sample_images_per_s"])
+    derived[MEMORY] = _first_present(runs, _role_columns(runs, ROLE_MEMORY_COST) + ["peak_memory_mb"])
     for attribute in caption_attributes(runs):
         derived[NORMALISED + attribute] = _normalised_series(runs, attribute)
     kept = runs.drop(columns=[c for c in derived if c in runs.columns])
@@ -232,7 +241,8 @@ def declared_metrics(runs: pd.DataFrame) -> list[str]:
     """``metric.*`` columns of every value with a declared presentation and direction (headline first)."""
     shown = presentations(runs)
     names = [n for n in metric_values(runs) if n in shown and shown[n].higher_is_better is not None]
-    cost = {n for n in names if n.split(".")[0] in COST_METRICS}
+    cost_metrics = roles.cost_metrics(runs)
+    cost = {n for n in names if n.split(".")[0] in cost_metrics}
     return [f"metric.{n}" for n in sorted(set(names) - cost, key=lambda n: (not shown[n].headline, shown[n].order, n))]
 
 

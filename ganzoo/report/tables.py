@@ -259,7 +259,7 @@ def provenance_table(runs: pd.DataFrame, max_values: int = 3) -> pd.DataFrame:
     for info in runs["metric_info"]:
         for metric, entry in (info or {}).items():
             if isinstance(entry, dict):  # how a value is shown is not how it was computed
-                entry = {k: v for k, v in entry.items() if k != "presentation"}
+                entry = {k: v for k, v in entry.items() if k not in ("presentation", "report")}
             entry = flatten(entry) if isinstance(entry, dict) else {"description": entry}
             for key, value in entry.items():
                 seen = values.setdefault((str(metric), str(key)), [])

@@ -10,6 +10,7 @@ from torch import nn
 
 from ganzoo.errors import UsageError
 from ganzoo.model import GanzooModel
+from ganzoo.nn import require
 from ganzoo_draw.nets import AlignDraw
 
 POSITIVE_INTS = ("batch_size", "steps", "z_dim", "enc_dim", "dec_dim", "lang_dim", "align_dim")
@@ -24,22 +25,12 @@ class AlignDrawModel(GanzooModel):
     conditioning = "words"
 
     def validate(self, config: dict[str, Any]) -> None:
-        for key in POSITIVE_INTS:
-            if not isinstance(config[key], int) or config[key] < 1:
-                raise UsageError(f"{key} must be a positive integer, got {config[key]!r}")
-        if not isinstance(config["image_size"], int) or config["image_size"] < 4:
-            raise UsageError(f"image_size must be an integer >= 4, got {config['image_size']!r}")
+        require(config, positive_int=POSITIVE_INTS, at_least={"image_size": 4}, choices={"optimizer": OPTIMIZERS},
+                positive=("init_std",))
+        require(config, non_negative=("grad_clip",), why="0: no clipping")
         for key in ("read_n", "write_n"):
             if not isinstance(config[key], int) or not 2 <= config[key] <= config["image_size"]:
                 raise UsageError(f"{key} (attention grid) must be an integer in 2..image_size, got {config[key]!r}")
-        if config["optimizer"] not in OPTIMIZERS:
-            raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {config['optimizer']!r}")
-        if config["grad_clip"] < 0:
-            raise UsageError(f"grad_clip must be >= 0 (0: no clipping), got {config['grad_clip']!r}")
-        if config["lr_decay_epoch"] < 0:
-            raise UsageError("lr_decay_epoch must be >= 0 (0 disables the decay)")
-        if config["init_std"] <= 0:
-            raise UsageError(f"init_std must be > 0, got {config['init_std']!r}")
 
     def build(self) -> None:
         c = self.config

@@ -1,7 +1,7 @@
 """ganzoo plugin: ``ebgan``, Energy-Based GAN (Zhao, Mathieu, LeCun, ICLR 2017), text-conditional.
 
-Built only on ganzoo's public interface (``ganzoo.model``, ``ganzoo.errors``), like a
-third-party plugin. Config keys and presets (``cpu``, ``paper``) are in ``presets.toml``.
+Built only on ganzoo's public interface (``ganzoo.model``, ``ganzoo.nn``, ``ganzoo.errors``),
+like a third-party plugin. Config keys and presets (``cpu``, ``paper``) are in ``presets.toml``.
 
 What it implements
 - D is an autoencoder; the energy of a pair is D(x, t) = per-sample reconstruction MSE,
@@ -12,12 +12,13 @@ What it implements
   generated batch (``pull_away = false`` drops it); lambda_pt = 0.1.
 
 Deliberate deviations and choices (the paper is unconditional)
-- Text conditioning, so that every model in the zoo faces the same task. G is the
-  GAN-INT-CLS generator (fc(text) + LeakyReLU concatenated with z, DCGAN transposed convs,
-  tanh). The autoencoder gets the caption twice, each time through its own fc + BN +
-  LeakyReLU projection replicated spatially: concatenated to the encoder's 4x4 features
-  before the 1x1 conv that makes the code, and concatenated to the 4x4 code at the input
-  of the decoder. So the code, and the energy, depend on the caption.
+- Text conditioning, so that every model in the zoo faces the same task. G is the paper's
+  GAN-INT-CLS generator, ``ganzoo.nn.TextDCGANGenerator`` (fc(text) + LeakyReLU concatenated
+  with z, DCGAN transposed convs, tanh; none of the authors' bottleneck branches). The
+  autoencoder gets the caption twice, each time through its own fc + BN + LeakyReLU
+  projection replicated spatially: concatenated to the encoder's 4x4 features before the 1x1
+  conv that makes the code, and concatenated to the 4x4 code at the input of the decoder. So
+  the code, and the energy, depend on the caption.
 - Architecture: encoder = DCGAN discriminator trunk (4x4 stride-2 convs to 4x4, BN except
   on the first, LeakyReLU 0.2); code = 1x1 conv to ``code_dim`` channels at 4x4, linear (no
   norm, no activation) so cosines in PT are meaningful; decoder = 3x3 conv + BN + ReLU at
@@ -35,7 +36,8 @@ Deliberate deviations and choices (the paper is unconditional)
 - Hinges are taken per sample and then averaged (as in the paper's per-example losses).
 - Optional matching-aware term (``cls = true``, off by default; not in the paper):
   L_D = D(x, t) + 0.5 * (max(0, m - D(G(z, t), t)) + max(0, m - D(x, t_wrong))), wrong
-  captions made by shifting the batch one place (as StackGAN and GAN-INT-CLS here).
+  captions made by shifting the batch one place (as StackGAN does; GAN-INT-CLS draws another
+  sample's differing caption instead).
 - Optional autoencoder pre-training (``pretrain_d_steps = N``, 0 = off): the EBGAN paper
   pre-trains the autoencoder on real data alone. The first N training steps update only the
   autoencoder, minimising the real energy mean_i D(x_i, t_i) (no generator, no hinge); they
@@ -45,7 +47,8 @@ Deliberate deviations and choices (the paper is unconditional)
   its rates per dataset).
 - One D step then one G step reusing the D step's fake batch; D's weights get no
   gradients in the G step; energies are computed in float32 (autocast-safe).
-- Init: conv/linear weights N(0, 0.02), BN weights N(1, 0.02), all biases 0.
+- Init: conv/linear weights N(0, 0.02), BN weights N(1, 0.02), all biases 0
+  (``ganzoo.nn.dcgan_init``).
 """
 
 from ganzoo import hookimpl

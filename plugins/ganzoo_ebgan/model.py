@@ -2,80 +2,32 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from ganzoo.errors import UsageError
-from ganzoo.model import GanzooModel
-from ganzoo_ebgan.nets import EnergyAutoencoder, Generator, energy, pull_away
-
-POSITIVE_INTS = ("batch_size", "z_dim", "cond_dim", "ngf", "ndf", "code_dim")
-POSITIVE_FLOATS = ("lr_g", "lr_d", "margin")
+from ganzoo.nn import GanModel, TextDCGANGenerator, frozen, require
+from ganzoo_ebgan.nets import EnergyAutoencoder, energy, pull_away
 
 
-def check_image_size(size: Any) -> None:
-    if not isinstance(size, int) or size < 16 or size & (size - 1):
-        raise UsageError(f"image_size must be a power of two >= 16 (16, 32, 64, 128, ...), got {size!r}")
-
-
-@contextmanager
-def frozen(net: nn.Module) -> Iterator[None]:
-    """Skip weight gradients of ``net`` (the G step needs gradients through D, not of D)."""
-    flags = [p.requires_grad for p in net.parameters()]
-    net.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(net.parameters(), flags):
-            p.requires_grad_(flag)
-
-
-class Ebgan(GanzooModel):
+class Ebgan(GanModel):
     """Zhao et al. 2017, EBGAN with text conditioning (see the package docstring for choices)."""
 
     config_file = Path(__file__).with_name("presets.toml")
     description = "EBGAN (Zhao et al. 2017), text-conditional: autoencoder energy D, margin loss, pull-away term"
 
     def validate(self, config: dict[str, Any]) -> None:
-        check_image_size(config["image_size"])
-        for key in POSITIVE_INTS:
-            if not isinstance(config[key], int) or config[key] < 1:
-                raise UsageError(f"{key} must be a positive integer, got {config[key]!r}")
-        if config["batch_size"] < 2:
-            raise UsageError("batch_size must be >= 2 (the pull-away term compares samples in a batch)")
-        for key in POSITIVE_FLOATS:
-            if config[key] <= 0:
-                raise UsageError(f"{key} must be > 0, got {config[key]!r}")
-        if config["lambda_pt"] < 0:
-            raise UsageError(f"lambda_pt must be >= 0, got {config['lambda_pt']!r}")
-        for key in ("beta1", "beta2"):
-            if not 0 <= config[key] < 1:
-                raise UsageError(f"{key} must be in [0, 1), got {config[key]!r}")
-        if config["lr_decay_epoch"] < 0:
-            raise UsageError("lr_decay_epoch must be >= 0 (0 disables the decay)")
-        if not isinstance(config["pretrain_d_steps"], int) or config["pretrain_d_steps"] < 0:
-            raise UsageError(f"pretrain_d_steps must be an integer >= 0, got {config['pretrain_d_steps']!r}")
-        if self.text_dim < 1:
-            raise UsageError(f"text_dim must be >= 1, got {self.text_dim}")
+        super().validate(config)
+        require(config, positive_int=("code_dim",), positive=("margin",), non_negative=("lambda_pt",),
+                non_negative_int=("pretrain_d_steps",))
 
-    def build(self) -> None:
+    def make_networks(self) -> tuple[nn.Module, nn.Module]:
         c = self.config
-        self.netG = Generator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"]).to(self.device)
-        self.netD = EnergyAutoencoder(self.text_dim, c["cond_dim"], c["ndf"], c["code_dim"],
-                                      c["image_size"]).to(self.device)
-        betas = (c["beta1"], c["beta2"])
-        self.opt_g = torch.optim.Adam(self.netG.parameters(), lr=c["lr_g"], betas=betas)
-        self.opt_d = torch.optim.Adam(self.netD.parameters(), lr=c["lr_d"], betas=betas)
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"generator": self.netG, "discriminator": self.netD}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"generator": self.opt_g, "discriminator": self.opt_d}
+        return (TextDCGANGenerator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"]),
+                EnergyAutoencoder(self.text_dim, c["cond_dim"], c["ndf"], c["code_dim"], c["image_size"]))
 
     def energy(self, images: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-sample energy, code) of image/caption pairs under the current autoencoder."""
@@ -141,19 +93,9 @@ class Ebgan(GanzooModel):
         losses["loss_d"], losses["loss_g"] = loss_d, loss_g
         return {k: v.detach() for k, v in losses.items()}
 
-    @torch.no_grad()
-    def generate(self, text: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        text = text.to(self.device)
-        z = self.sample_z(text.shape[0]) if z is None else z.to(self.device)
-        return self.netG(z, text)
-
     def extra_state(self) -> dict[str, Any]:
         return {**super().extra_state(), "steps_done": self.steps_done}
 
     def load_extra_state(self, extra: dict[str, Any]) -> None:
         super().load_extra_state(extra)
         self.steps_done = int(extra.get("steps_done", 0))
-
-    # ---- learning-rate schedule: the base class halves these every lr_decay_epoch epochs ----
-    def lr_groups(self) -> list[tuple[torch.optim.Optimizer, str]]:
-        return [(self.opt_g, "lr_g"), (self.opt_d, "lr_d")]

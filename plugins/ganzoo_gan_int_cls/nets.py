@@ -1,49 +1,71 @@
-"""GAN-INT-CLS networks: a DCGAN generator and a matching-aware discriminator, both text-conditioned.
+"""GAN-INT-CLS networks as the authors' Torch code builds them (reedscot/icml2016, main_cls_int.lua).
 
-Widths are anchored at the 4x4 level (8 * ngf in G, 8 * ndf in D) and halve per doubling
-of resolution, never below ngf / ndf; so 64x64 gives exactly the reference's
-8ngf@4 -> 4ngf@8 -> 2ngf@16 -> ngf@32 -> 3@64, and other powers of two add or drop levels.
+Both are DCGAN stacks (:func:`ganzoo.nn.level_widths`: 8 * width at 4x4, halving per doubling,
+never below width; 64 px is exactly the authors' 8w@4 -> 4w@8 -> 2w@16 -> w@32). With
+``residual`` (the default, as the authors' code) a :class:`Bottleneck` follows the BN of G's 4x4
+and 8x8 levels and of D's 4x4 level, and that level's activation comes after the sum; without
+it, the plain DCGAN trunk of the paper. No convolution has a bias: the authors' code zeroes
+every convolution bias before each D and G step, so theirs are always 0.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Callable
 
 import torch
 from torch import nn
 
+from ganzoo.nn import dcgan_init, level_widths, text_projection, tile
 
-def widths_by_level(width: int, image_size: int) -> list[int]:
-    """Channels of the hidden maps at 4, 8, ..., image_size/2 (4x4 first)."""
-    levels = int(math.log2(image_size)) - 2
-    return [width * max(1, 8 >> i) for i in range(levels)]
+#: how many levels, from the 4x4 one up, carry a bottleneck branch (the authors' code: G 2, D 1)
+G_RESIDUAL_LEVELS, D_RESIDUAL_LEVELS = 2, 1
 
 
-def init_weights(module: nn.Module) -> None:
-    """DCGAN init: conv/linear weights N(0, 0.02), BN weights N(1, 0.02), biases 0."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
+def relu() -> nn.Module:
+    return nn.ReLU(True)
+
+
+def leaky() -> nn.Module:
+    return nn.LeakyReLU(0.2, True)
+
+
+class Bottleneck(nn.Module):
+    """act(x + branch(x)), branch = conv1x1 (c -> c/4) BN act, conv3x3 (c/4) BN act, conv3x3 (-> c) BN."""
+
+    def __init__(self, channels: int, act: Callable[[], nn.Module]):
+        super().__init__()
+        mid = max(1, channels // 4)
+        self.branch = nn.Sequential(
+            nn.Conv2d(channels, mid, 1, 1, 0, bias=False), nn.BatchNorm2d(mid), act(),
+            nn.Conv2d(mid, mid, 3, 1, 1, bias=False), nn.BatchNorm2d(mid), act(),
+            nn.Conv2d(mid, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
+        self.act = act()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.branch(x))
+
+
+def activation(channels: int, act: Callable[[], nn.Module], residual: bool) -> nn.Module:
+    """What follows a level's BN: the bottleneck (activation after the sum), or the activation."""
+    return Bottleneck(channels, act) if residual else act()
 
 
 class Generator(nn.Module):
-    """G(z, t): fc(t) + LeakyReLU(0.2) -> concat z -> transposed convs (BN, ReLU) -> tanh."""
+    """G(z, t): fc(t) + LeakyReLU(0.2) -> concat z -> transposed convs (BN, ReLU; bottlenecks at
+    4x4 and 8x8 with ``residual``) -> tanh. The fc keeps PyTorch's (= Torch7's) default init."""
 
-    def __init__(self, text_dim: int, z_dim: int, cond_dim: int, ngf: int, image_size: int):
+    def __init__(self, text_dim: int, z_dim: int, cond_dim: int, ngf: int, image_size: int, residual: bool = True):
         super().__init__()
-        self.text = nn.Sequential(nn.Linear(text_dim, cond_dim), nn.LeakyReLU(0.2, inplace=True))
-        widths = widths_by_level(ngf, image_size)
+        self.text = text_projection(text_dim, cond_dim)
+        widths = level_widths(ngf, image_size)
         layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim + cond_dim, widths[0], 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
-        for c_in, c_out in zip(widths, widths[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(widths[-1], 3, 4, 2, 1), nn.Tanh()]
+                                   nn.BatchNorm2d(widths[0]), activation(widths[0], relu, residual)]
+        for level, (c_in, c_out) in enumerate(zip(widths, widths[1:]), start=1):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+                       activation(c_out, relu, residual and level < G_RESIDUAL_LEVELS)]
+        layers += [nn.ConvTranspose2d(widths[-1], 3, 4, 2, 1, bias=False), nn.Tanh()]
         self.body = nn.Sequential(*layers)
-        self.apply(init_weights)
+        dcgan_init(self, linear=False)
 
     def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         h = torch.cat([z, self.text(text)], dim=1)
@@ -51,24 +73,25 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """D(x, t) -> one logit per sample; text joins the 4x4 image features."""
+    """D(x, t) -> one logit per sample: 4x4 stride-2 convs (LeakyReLU 0.2, BN from the second; a
+    bottleneck at 4x4 with ``residual``); fc(t) + BN + LeakyReLU replicated 4x4 and concatenated;
+    1x1 conv + BN + LeakyReLU; 4x4 conv -> logit."""
 
-    def __init__(self, text_dim: int, cond_dim: int, ndf: int, image_size: int):
+    def __init__(self, text_dim: int, cond_dim: int, ndf: int, image_size: int, residual: bool = True):
         super().__init__()
-        widths = widths_by_level(ndf, image_size)[::-1]  # image_size/2 first, 4x4 last
-        layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        for c_in, c_out in zip(widths, widths[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+        widths = level_widths(ndf, image_size)[::-1]  # image_size/2 first, 4x4 last
+        layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 4, 2, 1, bias=False), leaky()]
+        for to_4x4, (c_in, c_out) in zip(range(len(widths) - 2, -1, -1), zip(widths, widths[1:])):
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+                       activation(c_out, leaky, residual and to_4x4 < D_RESIDUAL_LEVELS)]
         self.image = nn.Sequential(*layers)
-        self.text = nn.Sequential(nn.Linear(text_dim, cond_dim, bias=False), nn.BatchNorm1d(cond_dim),
-                                  nn.LeakyReLU(0.2, True))
+        self.text = text_projection(text_dim, cond_dim, batch_norm=True)
         top = widths[-1]
         self.joint = nn.Sequential(
-            nn.Conv2d(top + cond_dim, top, 1, 1, 0, bias=False), nn.BatchNorm2d(top), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(top, 1, 4, 1, 0))
-        self.apply(init_weights)
+            nn.Conv2d(top + cond_dim, top, 1, 1, 0, bias=False), nn.BatchNorm2d(top), leaky(),
+            nn.Conv2d(top, 1, 4, 1, 0, bias=False))
+        dcgan_init(self, linear=False)
 
     def forward(self, images: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         h = self.image(images)
-        t = self.text(text)[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])
-        return self.joint(torch.cat([h, t], dim=1)).view(-1)
+        return self.joint(torch.cat([h, tile(self.text(text), h)], dim=1)).view(-1)

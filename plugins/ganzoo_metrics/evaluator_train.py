@@ -11,6 +11,7 @@ resolutions.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -25,25 +26,30 @@ LEARNING_RATE = 2e-3  # Adam, cosine decay to 0
 NOISE_MAX = 0.1  # per-image Gaussian noise std, uniform in [0, NOISE_MAX] (images in [-1, 1])
 
 
+@functools.lru_cache(maxsize=1)
+def shapes():
+    """The ``shapes`` dataset plugin, through the registry: its attribute table and renderer."""
+    from ganzoo.registry import get_registry
+
+    return get_registry().dataset("shapes", n_train=1, n_test=2, n_val=2)  # small: only its tables are used
+
+
 def random_batch(n: int, size: int, g: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Rendered float images in [-1, 1] at ``size`` with uniformly drawn attributes."""
-    from ganzoo_shapes import ATTRIBUTE_VALUES, render
-    from ganzoo_shapes.attributes import POSITION_JITTER, SIZE_JITTER
-
-    attrs = {a: torch.randint(len(v), (n,), generator=g) for a, v in ATTRIBUTE_VALUES.items()}
-    jitter = (torch.rand(n, 3, generator=g) * 2 - 1) * torch.tensor([POSITION_JITTER, POSITION_JITTER, SIZE_JITTER])
-    images = render(attrs, size, jitter).float().div_(127.5).sub_(1.0)
+    data = shapes()
+    attrs = {a: torch.randint(len(v), (n,), generator=g) for a, v in data.attribute_values.items()}
+    jitter = (torch.rand(n, 3, generator=g) * 2 - 1) * torch.tensor(data.jitter_scale)
+    images = data.render(attrs, size, jitter).float().div_(127.5).sub_(1.0)
     sigma = torch.rand(n, 1, 1, 1, generator=g) * NOISE_MAX
     images = (images + sigma * torch.randn(images.shape, generator=g)).clamp_(-1, 1)
     return images, attrs
 
 
 def train(steps: int, seed: int = 0, batch_size: int = 64, lr: float = LEARNING_RATE, log=None) -> AttributeNet:
-    from ganzoo_shapes import ATTRIBUTE_VALUES
-
+    data = shapes()  # built before seeding: nothing below depends on whether it was cached
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    net = AttributeNet(ATTRIBUTE_VALUES)
+    net = AttributeNet(data.attribute_values)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     net.train()

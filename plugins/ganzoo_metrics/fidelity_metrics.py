@@ -2,8 +2,8 @@
 domain variants computed with the shapes attribute evaluator instead of Inception.
 
 ``is``, ``fid`` and ``kid`` asked for in one :func:`ganzoo.metrics.evaluate` call share one
-:func:`ganzoo.fidelity.run_fidelity` call (one generation pass, one Inception pass); so do the
-``domain-*`` metrics. FID and domain FID both come from :func:`ganzoo.fidelity.frechet_distance`
+:func:`ganzoo_metrics.fidelity.run_fidelity` call (one generation pass, one Inception pass); so do the
+``domain-*`` metrics. FID and domain FID both come from :func:`ganzoo_metrics.fidelity.frechet_distance`
 on torch-fidelity's features; every result's info names its weights file and its sha256. ``prc`` runs in its own call: torch-fidelity's default PRC extractor (VGG16)
 differs from the others, and mixing them in one call silently runs a second pass.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ganzoo import fidelity as fd
+from ganzoo_metrics import fidelity as fd
 from ganzoo.metrics import Metric, MetricResult, memo
 
 VGG16_FILE = "vgg16-397923af.pth"  # torchvision's download name (torch hub checkpoints)

@@ -4,6 +4,7 @@ Declared here in one place and attached to the metric classes by the plugin's re
 a third-party metric declares its own ``presentation`` on its class instead.
 """
 
+from ganzoo.metrics import ROLE_ATTRIBUTE_ACCURACY, ROLE_MEMORY_COST, ROLE_SAMPLE_COST, ROLE_TRAIN_COST
 from ganzoo.metrics import Presentation as P
 
 PRESENTATION: dict[str, dict[str, P]] = {
@@ -38,3 +39,13 @@ PRESENTATION: dict[str, dict[str, P]] = {
 
 #: measured at checkpoints during training with `ganzoo bench --eval-every` (a few hundred samples)
 CHEAP = ("caption-accuracy", "r-precision", "domain-fid")
+
+#: the part each metric plays in the report (see ganzoo.metrics.ROLES), and the order of its attributes
+ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "train-throughput": (ROLE_TRAIN_COST, ()),
+    "sample-throughput": (ROLE_SAMPLE_COST, ()),
+    "peak-memory": (ROLE_MEMORY_COST, ()),
+    # the shapes attributes, then exact match (every attribute at once) and its seen/unseen halves
+    "caption-accuracy": (ROLE_ATTRIBUTE_ACCURACY, ("shape", "colour", "size", "position", "background",
+                                                   "exact", "exact.seen", "exact.unseen")),
+}

@@ -17,3 +17,10 @@ def register_datasets(register):
              "Oxford-102 flowers, StackGAN 'flowers' folder (needs data_dir; char-CNN-RNN embeddings)")
     register("coco", make_factory("coco"),
              "MS-COCO 2014, StackGAN-v2 'coco' folder (needs data_dir; char-CNN-RNN embeddings)")
+
+
+@hookimpl
+def register_commands(cli):
+    from ganzoo_realdata.commands import check, data_group
+
+    data_group(cli).add_command(check)  # `ganzoo data check PATH --dataset cub`

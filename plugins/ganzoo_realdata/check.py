@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganzoo_realdata.dataset import as_embedding_array
 from ganzoo_realdata.layout import (CLASS_INFO, EMBEDDING_DIM, EMBEDDINGS, FILENAMES, SPLITS, Layout,
-                                    read_cub_boxes)
+                                    as_embedding_array, read_cub_boxes)
 from ganzoo_realdata.safe_pickle import PickleLoadError, load_pickle
 
 

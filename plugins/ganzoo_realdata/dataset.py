@@ -43,7 +43,7 @@ from ganzoo.errors import UsageError
 from ganzoo_realdata import cache as image_cache
 from ganzoo_realdata.images import augment, decode, load_size
 from ganzoo_realdata.layout import (CLASS_INFO, EMBEDDINGS, FILENAMES, LAYOUTS, SPLITS, Layout,
-                                    read_cub_boxes)
+                                    as_embedding_array, read_cub_boxes)
 from ganzoo_realdata.safe_pickle import load_pickle
 
 EMBEDDING_MODES = ("random", "mean4")
@@ -130,17 +130,6 @@ class StackGANDataset(CaptionedDataset):
 
 
 # ---- reading -------------------------------------------------------------------------
-def as_embedding_array(obj):
-    """The pickle's content as an array: StackGAN's files hold either one (N, K, D) array or a
-    list of N (K, D) arrays (its loaders call ``np.array`` on what they read); None if ragged."""
-    if isinstance(obj, (list, tuple)):
-        try:
-            return np.asarray(obj)
-        except ValueError:
-            return None
-    return obj
-
-
 def read_embeddings(path: Path, n: int) -> tuple[torch.Tensor, int]:
     """The (n, K, D) embedding pickle as a (n*K, D) float tensor, and K."""
     arr = as_embedding_array(load_pickle(path))
@@ -259,11 +248,6 @@ def make_factory(name: str):
     def factory(data_dir=None, embedding: str = "random", cache=False):
         return load_dataset(layout, data_dir, embedding, cache)
 
-    def check_folder(path, decode_images: bool = True, workers: int = 4):
-        from ganzoo_realdata.check import check_folder as check
-        return check(path, layout, decode_images=decode_images, workers=workers)
-
-    factory.check_folder = check_folder  # used by `ganzoo data check`
     factory.__name__ = f"{name}_dataset"
     factory.__doc__ = (f"{layout.title} in the StackGAN '{layout.folder}' layout; options: data_dir, "
                        f"embedding ({'|'.join(EMBEDDING_MODES)}), cache (true/false).")

@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 SPLITS = ("train", "test")
 FILENAMES = "filenames.pickle"
 EMBEDDINGS = "char-CNN-RNN-embeddings.pickle"
@@ -141,3 +143,14 @@ def _lines(path: Path):
         for lineno, line in enumerate(fh, 1):
             if line.strip():
                 yield lineno, line.strip()
+
+
+def as_embedding_array(obj):
+    """The pickle's content as an array: StackGAN's files hold either one (N, K, D) array or a
+    list of N (K, D) arrays (its loaders call ``np.array`` on what they read); None if ragged."""
+    if isinstance(obj, (list, tuple)):
+        try:
+            return np.asarray(obj)
+        except ValueError:
+            return None
+    return obj

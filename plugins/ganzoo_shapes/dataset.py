@@ -104,8 +104,15 @@ class ShapesSplit(CaptionedSplit):
 
 
 class ShapesDataset(CaptionedDataset):
+    """The splits, plus what an evaluator needs to draw fresh images of any attributes (through
+    the registry: ``get_registry().dataset("shapes").render(...)``, no import of this plugin)."""
+
     name = "shapes"
     native_size = 64
+    default_text_encoder = "minilm"
+    attribute_values = ATTRIBUTE_VALUES  # attribute -> value names, in code order
+    jitter_scale = (POSITION_JITTER, POSITION_JITTER, SIZE_JITTER)  # +- range of (x, y, radius) jitter
+    render = staticmethod(render)  # (attributes, size, jitter) -> uint8 images
 
     def __init__(self, splits: dict[str, ShapesSplit], seed: int, heldout: list[tuple[int, int]]):
         super().__init__(splits)

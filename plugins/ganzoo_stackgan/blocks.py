@@ -1,4 +1,4 @@
-"""StackGAN building blocks and the reference weight initialisation."""
+"""StackGAN building blocks (the reference init is :func:`ganzoo.nn.dcgan_init` with ``conv_bias=True``)."""
 
 from __future__ import annotations
 
@@ -119,19 +119,3 @@ class ResBlock(nn.Module):
 
     def forward(self, x):
         return self.relu(self.block(x) + x)
-
-
-@torch.no_grad()
-def init_weights(module: nn.Module) -> None:
-    """The reference init: conv/linear weights N(0, 0.02), linear biases 0, BN weight N(1, 0.02) and
-    bias 0. Conv biases (only the logit convs have one) keep PyTorch's default, as in the reference."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            m.weight.normal_(0.0, 0.02)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            m.weight.normal_(1.0, 0.02)
-            m.bias.zero_()
-        elif isinstance(m, nn.Linear):
-            m.weight.normal_(0.0, 0.02)
-            if m.bias is not None:
-                m.bias.zero_()

@@ -9,6 +9,7 @@ For Stage-I at 64 px that is the reference's 4 convs to 8ndf; for Stage-II at 25
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -17,7 +18,15 @@ from ganzoo_stackgan.stage1 import n_doublings
 
 
 class CondLogits(nn.Module):
-    """concat(features, condition replicated 4x4) -> conv3x3 -> BN -> LeakyReLU -> conv(k4, s4) -> logit."""
+    """concat(features, condition replicated 4x4) -> conv3x3 -> BN -> LeakyReLU -> conv(k4, s4) -> logit.
+
+    Computed without the concatenation: the conv3x3 is split into its feature and condition
+    input channels, and the condition part, conv(replicated c), is at each output position
+    the sum over the kernel taps that fall inside the map (zero padding) of W_tap @ c, i.e.
+    one (B, c_dim) x (c_dim, 9 out) product and a (positions x taps) 0/1 mix of it
+    (:func:`replicated_cond_conv`). Same parameters and state_dict as the concatenating
+    layer; at birds widths it removes c_dim / (channels + c_dim) = 1/5 of this conv's work.
+    """
 
     def __init__(self, channels: int, c_dim: int):
         super().__init__()
@@ -30,8 +39,38 @@ class CondLogits(nn.Module):
         self.logit = nn.Conv2d(channels, 1, kernel_size=4, stride=4)
 
     def forward(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        c = cond.view(-1, self.c_dim, 1, 1).expand(-1, -1, features.shape[2], features.shape[3])
-        return self.logit(self.joint(torch.cat((features, c), dim=1))).view(-1)
+        conv, bn, act = self.joint
+        # read once: under spectral_norm each read of .weight runs the power iteration
+        w_feat, w_cond = conv.weight.split([features.shape[1], self.c_dim], dim=1)
+        h = F.conv2d(features, w_feat, padding=conv.padding)
+        h = h + replicated_cond_conv(cond.reshape(-1, self.c_dim), w_cond, features.shape[2], features.shape[3],
+                                     conv.padding)
+        return self.logit(act(bn(h))).view(-1)
+
+
+def tap_mask(size: int, taps: int, padding: int, like: torch.Tensor) -> torch.Tensor:
+    """(output positions, taps) 0/1 for a stride-1 conv along one axis of a ``size`` map:
+    output position p reads input p + t - padding through tap t; 1 where that input lies
+    inside the map, 0 where it falls in the zero padding."""
+    out = size + 2 * padding - taps + 1
+    pos = torch.arange(out, device=like.device).view(-1, 1) + torch.arange(taps, device=like.device) - padding
+    return ((pos >= 0) & (pos < size)).to(like.dtype)
+
+
+def replicated_cond_conv(cond: torch.Tensor, weight: torch.Tensor, height: int, width: int,
+                         padding: tuple[int, int]) -> torch.Tensor:
+    """conv2d(cond replicated over a height x width map, weight, stride 1, padding), no bias,
+    computed from the (B, C) condition alone; (B, O, H', W') with channels_last strides.
+
+    A stride-1 conv of a spatially constant input is, at each output position, the sum of
+    W_tap @ c over the taps that read inside the map: the per-tap products come from one
+    (B, C) x (C, kh kw O) matrix product, the position sums from a (H' W', kh kw) 0/1 one.
+    """
+    out_ch, in_ch, kh, kw = weight.shape
+    per_tap = (cond @ weight.permute(1, 2, 3, 0).reshape(in_ch, kh * kw * out_ch)).view(-1, kh * kw, out_ch)
+    rows, cols = tap_mask(height, kh, padding[0], per_tap), tap_mask(width, kw, padding[1], per_tap)
+    mix = (rows[:, None, :, None] * cols[None, :, None, :]).reshape(-1, kh * kw)
+    return torch.matmul(mix, per_tap).view(-1, rows.shape[0], cols.shape[0], out_ch).permute(0, 3, 1, 2)
 
 
 class ProjectionLogits(nn.Module):

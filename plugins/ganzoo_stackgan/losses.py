@@ -1,47 +1,15 @@
-"""Adversarial loss terms on logits, the KL term, and the reference's loss weightings.
+"""The KL term and the reference's loss weightings.
 
-BCE is computed in its with-logits form: softplus(-x) = BCE(sigmoid(x), 1) and
-softplus(x) = BCE(sigmoid(x), 0). That is the reference's BCE on sigmoid outputs,
-numerically stabler, and needs no label tensors; logits are taken in float32, so the
-losses are safe under autocast.
+The adversarial terms are :class:`ganzoo.nn.AdversarialLoss`: BCE in its with-logits form,
+softplus(-x) = BCE(sigmoid(x), 1) and softplus(x) = BCE(sigmoid(x), 0), which is the
+reference's BCE on sigmoid outputs, numerically stabler, in float32 (autocast-safe).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-LOSSES = ("bce", "hinge")
-
-
-class AdversarialLoss:
-    """``bce`` (reference; non-saturating G loss) or ``hinge`` (a non-reference variant)."""
-
-    def __init__(self, kind: str):
-        if kind not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
-        self.kind = kind
-
-    def d_real(self, logits: torch.Tensor) -> torch.Tensor:
-        """D's loss on pairs it should call real (label 1)."""
-        logits = logits.float()
-        if self.kind == "hinge":
-            return F.relu(1.0 - logits).mean()
-        return F.softplus(-logits).mean()
-
-    def d_fake(self, logits: torch.Tensor) -> torch.Tensor:
-        """D's loss on pairs it should call fake (label 0): fakes and wrong pairs."""
-        logits = logits.float()
-        if self.kind == "hinge":
-            return F.relu(1.0 + logits).mean()
-        return F.softplus(logits).mean()
-
-    def g(self, logits: torch.Tensor) -> torch.Tensor:
-        """G's loss on its fakes: BCE(fake, 1) for bce, -mean(logits) for hinge."""
-        logits = logits.float()
-        if self.kind == "hinge":
-            return -logits.mean()
-        return F.softplus(-logits).mean()
+from ganzoo.nn import AdversarialLoss
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -12,13 +11,13 @@ from torch import nn
 
 from ganzoo.checkpoint import load_network_weights
 from ganzoo.errors import GanzooError, UsageError
-from ganzoo.model import GanzooModel
+from ganzoo.model import GanzooModel, LrGroup
+from ganzoo.nn import LOSSES, AdversarialLoss, dcgan_init, frozen, require
 from ganzoo.speed import unwrap
-from ganzoo_stackgan.blocks import init_weights
 from ganzoo_stackgan.ca import CA_ACTIVATIONS
 from ganzoo_stackgan.discriminator import Discriminator, add_spectral_norm
+from ganzoo_stackgan.losses import discriminator_loss, kl_divergence
 from ganzoo_stackgan.reference import REFERENCE_ABLATIONS
-from ganzoo_stackgan.losses import LOSSES, AdversarialLoss, discriminator_loss, kl_divergence
 from ganzoo_stackgan.stage1 import GeneratorOutput, Stage1Generator
 from ganzoo_stackgan.stage2 import Stage2Generator
 
@@ -30,36 +29,6 @@ def _adam(params, lr: float, betas: tuple[float, float], device: torch.device) -
     # fused Adam: one kernel over all parameters instead of a Python loop per tensor
     fused = True if device.type in ("cpu", "cuda") else None
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused)
-
-
-@contextmanager
-def frozen(net: nn.Module) -> Iterator[None]:
-    """No weight gradients for ``net`` (the G step needs gradients through D, not of D; the
-    reference computes and discards them). Under DDP, also no gradient sync for this pass."""
-    sync = net.no_sync() if hasattr(net, "no_sync") else nullcontext()
-    flags = [p.requires_grad for p in net.parameters()]
-    with sync:
-        net.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for p, flag in zip(net.parameters(), flags):
-                p.requires_grad_(flag)
-
-
-def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    for group in opt.param_groups:
-        group["lr"] = lr
-
-
-def _match_state_layout(opt: torch.optim.Optimizer) -> None:
-    """Give loaded Adam moments their parameter's strides (channels_last): checkpoints store
-    them contiguous, and the fused kernel pairs elements by memory position, not by index."""
-    for group in opt.param_groups:
-        for p in group["params"]:
-            for k, v in opt.state.get(p, {}).items():
-                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
-                    opt.state[p][k] = torch.empty_like(p).copy_(v)
 
 
 def stage1_checkpoint_dir(path: str) -> Path:
@@ -77,41 +46,15 @@ class StackGAN(GanzooModel):
 
     # ---- configuration -------------------------------------------------------------
     def validate(self, config: dict[str, Any]) -> None:
-        c = config
-        size = c["image_size"]
-        if c["stage"] not in (1, 2):
-            raise UsageError(f"stackgan stage must be 1 or 2, got {c['stage']}")
-        if size < 16 or size & (size - 1):
-            raise UsageError(f"stackgan image_size (the Stage-I size) must be a power of two >= 16 "
-                             f"(16, 32, 64, ...; a multiple of 16), got {size}")
-        if c["loss"] not in LOSSES:
-            raise UsageError(f"stackgan loss must be one of {', '.join(LOSSES)}, got {c['loss']!r}")
-        if c["d_text"] not in D_TEXT:
-            raise UsageError(f"stackgan d_text must be one of {', '.join(D_TEXT)}, got {c['d_text']!r}")
-        if c["ca_activation"] not in CA_ACTIVATIONS:
-            raise UsageError(f"stackgan ca_activation must be one of {', '.join(CA_ACTIVATIONS)}, "
-                             f"got {c['ca_activation']!r}")
-        if c["d_cond"] not in ("concat", "projection"):
-            raise UsageError(f"stackgan d_cond must be concat or projection, got {c['d_cond']!r}")
-        if c["gf_dim"] < 4 or c["gf_dim"] * 8 < size // 4:
+        c, name = config, "stackgan "
+        require(c, prefix=name, choices={"stage": (1, 2), "loss": LOSSES, "d_text": D_TEXT,
+                                         "ca_activation": CA_ACTIVATIONS, "d_cond": ("concat", "projection")})
+        require(c, prefix=name, power_of_two={"image_size": 16}, why="the Stage-I size")
+        if c["gf_dim"] < 4 or c["gf_dim"] * 8 < c["image_size"] // 4:
             raise UsageError(f"stackgan gf_dim must be >= 4 and >= image_size/32, got {c['gf_dim']}")
-        for key in ("df_dim", "z_dim", "c_dim"):
-            if c[key] < 1:
-                raise UsageError(f"stackgan {key} must be >= 1, got {c[key]}")
-        for key in ("r_num", "stage1_steps", "lr_decay_epoch"):
-            if c[key] < 0:
-                raise UsageError(f"stackgan {key} must be >= 0, got {c[key]}")
-        for key in ("batch_size", "stage2_batch_size"):
-            if c[key] < 2:
-                raise UsageError(f"stackgan {key} must be >= 2 (wrong pairs shift the batch), got {c[key]}")
-        for key in ("lr_g", "lr_d"):
-            if not c[key] > 0:
-                raise UsageError(f"stackgan {key} must be > 0, got {c[key]}")
-        for key in ("beta1", "beta2"):
-            if not 0 <= c[key] < 1:
-                raise UsageError(f"stackgan {key} must be in [0, 1), got {c[key]}")
-        if c["kl_weight"] < 0:
-            raise UsageError(f"stackgan kl_weight must be >= 0, got {c['kl_weight']}")
+        require(c, prefix=name, positive_int=("df_dim", "z_dim", "c_dim"), non_negative_int=("r_num", "stage1_steps"),
+                positive=("lr_g", "lr_d"), unit_interval=("beta1", "beta2"), non_negative=("kl_weight",))
+        require(c, prefix=name, at_least={"batch_size": 2, "stage2_batch_size": 2}, why="wrong pairs shift the batch")
         if c["stage"] == 1 and c["stage1_checkpoint"]:
             raise UsageError("stackgan stage1_checkpoint only applies to stage=2")
 
@@ -157,7 +100,7 @@ class StackGAN(GanzooModel):
                                               text_dim=d_text_dim, **d_options)
                 self._nets.update(stage2_G=self.stage2_G, stage2_D=self.stage2_D)
         for name, net in self._nets.items():
-            init_weights(net)
+            dcgan_init(net, conv_bias=True)  # the reference's init; its logit convs keep PyTorch's bias init
             if name.endswith("_D") and c["spectral_norm"]:
                 add_spectral_norm(net)
             # NHWC convolutions: about 30% less CPU time per step than NCHW here (oneDNN)
@@ -341,22 +284,14 @@ class StackGAN(GanzooModel):
 
     # ---- schedule and state --------------------------------------------------------
     def end_epoch(self, epoch: int) -> None:
-        """Halve the learning rates of the stage being trained every ``lr_decay_epoch`` of its epochs."""
-        phase = self.stage_now
-        self.epochs_in_phase[phase] += 1
-        self._apply_lr(phase)
+        """Count the epoch for the stage being trained; the base schedule halves each stage's
+        learning rates every ``lr_decay_epoch`` of that stage's epochs (:meth:`lr_groups`)."""
+        self.epochs_in_phase[self.stage_now] += 1
+        super().end_epoch(epoch)
 
-    def _apply_lr(self, phase: int) -> None:
-        decay = self.config["lr_decay_epoch"]
-        factor = 0.5 ** (self.epochs_in_phase[phase] // decay) if decay else 1.0
-        for name, opt in self._opts.items():
-            if self._phase_of_opt[name] == phase:
-                _set_lr(opt, self.config["lr_g" if name.endswith("_G") else "lr_d"] * factor)
-
-    def load_state_dict(self, state: dict[str, Any], with_optimizers: bool = True) -> None:
-        super().load_state_dict(state, with_optimizers)
-        for opt in self._opts.values():
-            _match_state_layout(opt)
+    def lr_groups(self) -> list[LrGroup]:
+        return [LrGroup(opt, "lr_g" if name.endswith("_G") else "lr_d",
+                        self.epochs_in_phase[self._phase_of_opt[name]]) for name, opt in self._opts.items()]
 
     def extra_state(self) -> dict[str, Any]:
         return {"stage1_iterations": self.stage1_iterations, "stage1_ready": self.stage1_ready,
@@ -370,5 +305,4 @@ class StackGAN(GanzooModel):
         if self.stage == 2 and extra.get("stage1_ready"):
             self._freeze_stage1()
             self._stage1_pending = ""  # the checkpoint restored the trained Stage-I
-        for phase in (1, 2):
-            self._apply_lr(phase)
+        self.apply_lr_schedule()

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ganzoo.nn import doublings as n_doublings  # also imported from here by the discriminator
 from ganzoo_stackgan.blocks import conv3x3, up_block
 from ganzoo_stackgan.ca import CondAugment
 
@@ -18,11 +19,6 @@ class GeneratorOutput(NamedTuple):
     mu: torch.Tensor
     logvar: torch.Tensor | None  # None without CA
     features: torch.Tensor | None = None  # the last upBlock's output (post-ReLU), for diagnostics
-
-
-def n_doublings(size: int, start: int = 4) -> int:
-    """How many x2 steps lead from a ``start`` x ``start`` map to ``size`` (size a power of two)."""
-    return (size // start).bit_length() - 1
 
 
 class Stage1Generator(nn.Module):

@@ -8,17 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganzoo.errors import UsageError
 from ganzoo.model import GanzooModel
+from ganzoo.nn import require
 from ganzoo_vae.losses import RECONSTRUCTIONS, kl_to_prior, reconstruction
 from ganzoo_vae.nets import Decoder, Encoder
-
-POSITIVE_INTS = ("batch_size", "z_dim", "cond_dim", "ngf", "ndf")
-
-
-def check_image_size(size: Any) -> None:
-    if not isinstance(size, int) or size < 16 or size & (size - 1):
-        raise UsageError(f"image_size must be a power of two >= 16 (16, 32, 64, 128, ...), got {size!r}")
 
 
 class ConditionalVae(GanzooModel):
@@ -28,25 +21,10 @@ class ConditionalVae(GanzooModel):
     description = "Conditional VAE baseline: q(z|x,text), p(x|z,text), samples from the N(0, I) prior"
 
     def validate(self, config: dict[str, Any]) -> None:
-        check_image_size(config["image_size"])
-        for key in POSITIVE_INTS:
-            if not isinstance(config[key], int) or config[key] < 1:
-                raise UsageError(f"{key} must be a positive integer, got {config[key]!r}")
-        if config["batch_size"] < 2:
-            raise UsageError("batch_size must be >= 2 (batch normalisation needs several samples)")
-        if config["recon"] not in RECONSTRUCTIONS:
-            raise UsageError(f"recon must be one of {', '.join(RECONSTRUCTIONS)}, got {config['recon']!r}")
-        if config["kl_weight"] < 0:
-            raise UsageError(f"kl_weight must be >= 0, got {config['kl_weight']!r}")
-        if config["lr"] <= 0:
-            raise UsageError(f"lr must be > 0, got {config['lr']!r}")
-        for key in ("beta1", "beta2"):
-            if not 0 <= config[key] < 1:
-                raise UsageError(f"{key} must be in [0, 1), got {config[key]!r}")
-        if config["lr_decay_epoch"] < 0:
-            raise UsageError("lr_decay_epoch must be >= 0 (0 disables the decay)")
-        if self.text_dim < 1:
-            raise UsageError(f"text_dim must be >= 1, got {self.text_dim}")
+        require(config, power_of_two={"image_size": 16})
+        require(config, positive_int=("z_dim", "cond_dim", "ngf", "ndf"), positive=("lr",), non_negative=("kl_weight",),
+                unit_interval=("beta1", "beta2"), choices={"recon": RECONSTRUCTIONS})
+        require(config, at_least={"batch_size": 2}, why="batch normalisation needs several samples")
 
     def build(self) -> None:
         c = self.config

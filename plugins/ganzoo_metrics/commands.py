@@ -1,4 +1,7 @@
-"""`ganzoo evaluator`: train the shapes attribute evaluator used by the attribute metrics."""
+"""`ganzoo evaluator`: train the shapes attribute evaluator used by the attribute metrics.
+
+Added to the command line by this plugin's ``register_commands`` hook.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from ganzoo.errors import UsageError
 
 
 @click.group("evaluator")
-def command():
+def evaluator_group():
     """The shapes attribute evaluator (caption-accuracy, r-precision, domain-is/fid/kid)."""
 
 
-@command.command("train")
+@evaluator_group.command("train")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("shapes_evaluator.safetensors"),
               show_default=True, help="Weights file to write; a .json report is written beside it.")
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -1,9 +1,7 @@
-"""`ganzoo data check PATH --dataset cub`: validate a real-data folder before training on it.
+"""`ganzoo data check PATH --dataset cub`: validate a StackGAN-layout data folder before training on it.
 
-A dataset supports checking when its registered factory has a ``check_folder(path,
-decode_images=..., workers=...)`` attribute returning a report with ``problems``
-(each with ``kind`` and ``line()``), ``counts`` ({split: {what: count}}), ``ok`` and
-``title``; the command knows no dataset by name.
+Added to the command line by this plugin's ``register_commands`` hook, under a ``data``
+group that another plugin may extend with its own subcommands.
 """
 
 from __future__ import annotations
@@ -11,21 +9,18 @@ from __future__ import annotations
 import click
 
 from ganzoo.errors import UsageError
-from ganzoo.registry import get_registry
 
 
-@click.group("data")
-def command():
-    """Inspect and validate dataset folders."""
+def data_group(cli: click.Group) -> click.Group:
+    """The ``ganzoo data`` group: the one already there (another plugin's), or a new one."""
+    group = cli.commands.get("data")
+    if not isinstance(group, click.Group):
+        group = click.Group("data", help="Inspect and validate dataset folders.")
+        cli.add_command(group)
+    return group
 
 
-def _checkers() -> dict:
-    reg = get_registry()
-    found = {name: getattr(reg.get("dataset", name).obj, "check_folder", None) for name in reg.names("dataset")}
-    return {name: fn for name, fn in found.items() if callable(fn)}
-
-
-@command.command("check")
+@click.command("check")
 @click.argument("path", type=click.Path(file_okay=False, path_type=str))
 @click.option("--dataset", "dataset", required=True, help="Dataset whose folder layout to check (e.g. cub).")
 @click.option("--no-decode", is_flag=True, help="Only check that images exist; skip decoding each one.")
@@ -34,11 +29,12 @@ def _checkers() -> dict:
 @click.option("--workers", default=4, show_default=True, help="Threads decoding images.")
 def check(path, dataset, no_decode, limit, workers):
     """Check a StackGAN-layout data folder; one line per problem, exit 1 if any."""
-    checkers = _checkers()
-    if dataset not in checkers:
-        raise UsageError(f"unknown --dataset {dataset!r} for data check; valid: "
-                         f"{', '.join(sorted(checkers)) or '(no installed dataset reads a folder)'}")
-    report = checkers[dataset](path, decode_images=not no_decode, workers=max(1, workers))
+    from ganzoo_realdata.check import check_folder
+    from ganzoo_realdata.layout import LAYOUTS
+
+    if dataset not in LAYOUTS:
+        raise UsageError(f"unknown --dataset {dataset!r} for data check; valid: {', '.join(sorted(LAYOUTS))}")
+    report = check_folder(path, LAYOUTS[dataset], decode_images=not no_decode, workers=max(1, workers))
     shown: dict[str, int] = {}
     for problem in report.problems:
         shown[problem.kind] = shown.get(problem.kind, 0) + 1

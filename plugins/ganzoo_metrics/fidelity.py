@@ -9,7 +9,7 @@
   hashes the split fingerprint, resolution, sample count, subset seed and weights into it.
 * :func:`resolve_inception_weights` picks ``--inception-weights PATH``, else
   torch-fidelity's own downloaded file if present, else the offline FID weights
-  (:mod:`ganzoo.inception_offline`, no classifier: Inception Score unavailable). The path
+  (:mod:`ganzoo_metrics.inception_offline`, no classifier: Inception Score unavailable). The path
   is always passed explicitly, so torch-fidelity never tries to download.
 
 torch-fidelity quirks handled here: ``save_cpu_ram=True`` is its only switch for DataLoader
@@ -129,7 +129,7 @@ class InceptionWeights:
 
     def info(self) -> dict:
         """What a metric records about the weights it used: path, source and content hashes."""
-        from ganzoo import inception_offline
+        from ganzoo_metrics import inception_offline
 
         out = {"weights": str(self.path), "weights_source": self.source, "weights_sha256": file_sha256(self.path)}
         source = inception_offline.source_weights()
@@ -162,7 +162,7 @@ def _has_classifier(state: dict[str, torch.Tensor]) -> bool:
 
 def resolve_inception_weights(ctx: EvalContext) -> InceptionWeights | str:
     """The weights FID/KID/IS use, or the reason there are none. Never downloads."""
-    from ganzoo import inception_offline
+    from ganzoo_metrics import inception_offline
 
     if ctx.inception_weights is not None:
         path = Path(ctx.inception_weights).expanduser()
@@ -262,12 +262,14 @@ def run_fidelity(ctx: EvalContext, *, isc: bool = False, fid: bool = False, kid:
 
     Returns (a dict with torch-fidelity's result keys, info). ``tag`` identifies the feature
     extractor's weights in the real-statistics cache name. torch-fidelity extracts the
-    features and computes IS, KID and PRC; FID is :func:`frechet_distance` of its features.
+    features and computes IS and PRC; FID is :func:`frechet_distance` of its features and KID
+    :func:`ganzoo_metrics.kid.kid_featuresdict_to_metric` (the same estimator in float64).
     """
-    from torch_fidelity import metric_isc, metric_kid, metric_prc
+    from torch_fidelity import metric_isc, metric_prc
     from torch_fidelity import utils as tf_utils
 
-    from ganzoo import inception_offline
+    from ganzoo_metrics import inception_offline
+    from ganzoo_metrics.kid import kid_featuresdict_to_metric  # torch-fidelity's estimator in float64, faster
 
     size = int(ctx.model.image_size)
     n_gen = int(ctx.num_samples)
@@ -305,7 +307,7 @@ def run_fidelity(ctx: EvalContext, *, isc: bool = False, fid: bool = False, kid:
     if fid:
         result[KEY_FID] = frechet_distance(feats_gen[layers["fid"]], feats_real[layers["fid"]])
     if kid:
-        result.update(metric_kid.kid_featuresdict_to_metric(feats_gen, feats_real, layers["kid"], **kwargs))
+        result.update(kid_featuresdict_to_metric(feats_gen, feats_real, layers["kid"], **kwargs))
     if prc:
         result.update(metric_prc.prc_featuresdict_to_metric(feats_gen, feats_real, layers["prc"], **kwargs))
 
