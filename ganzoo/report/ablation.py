@@ -19,7 +19,7 @@ from ganzoo.report.build import (_appendix_blocks, _availability_blocks, _comman
                                  _write)
 from ganzoo.report.document import Block, Heading, Image, Paragraph, Table
 from ganzoo.report.reference import reference_for
-from ganzoo.report.stats import format_number, t_quantile
+from ganzoo.report.stats import decimals_for, format_interval, format_number, t_quantile
 
 Arm = tuple[str, str]
 
@@ -64,8 +64,8 @@ def _arm_interval_table(runs: pd.DataFrame, arms: list[Arm], labels: list[str], 
             mean = float(values.mean())
             if n > 1:
                 half = t_quantile(0.5 + confidence / 2, n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
-                places = 3 if half == 0 else max(2, min(5, 2 - int(math.floor(math.log10(abs(half)))) if half else 3))
-                entry[label] = f"{mean:.{places}f} [{mean - half:.{places}f}, {mean + half:.{places}f}] (n={n})"
+                places = max(2, min(5, decimals_for(half, significant=3)))  # 3 places when half is 0
+                entry[label] = f"{format_number(mean, places)} {format_interval(mean - half, mean + half, places)} (n={n})"
             else:
                 entry[label] = f"{mean:.3f} (n=1)"
         rows.append(entry)

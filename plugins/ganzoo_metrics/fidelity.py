@@ -22,7 +22,8 @@ only tensors; its statistics cache (under ``<cache_dir>/fidelity``) is loaded th
 so the cache folder must be one only ganzoo writes.
 
 :func:`run_fidelity` calls torch-fidelity's own steps (feature extractor, cached feature
-extraction, IS, KID, PRC) but computes FID itself with :func:`frechet_distance`:
+extraction, IS, PRC) but computes KID with :mod:`ganzoo_metrics.kid` (the same estimator and
+subsets, in float64) and FID itself with :func:`frechet_distance`:
 torch-fidelity takes ``np.linalg.eigvals`` of the non-symmetric 2048 x 2048 product
 sigma1 sigma2, 10-20 s on 2 CPU cores whatever the sample count; the symmetric float64
 route below gives the same value (tested to < 1e-4 relative) in well under a second at
