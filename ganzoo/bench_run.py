@@ -24,13 +24,15 @@ from ganzoo.runs import RunSpec, load_run
 def run_one(plan: BenchPlan, spec: RunSpec, on_log=None) -> dict:
     """Train, evaluate and check one run in this process; returns its store row (never raises for a run's failure)."""
     from ganzoo.harness import train
+    from ganzoo.store import portable_text
     from ganzoo.train_evals import bench_training_options
 
     run_dir = plan.out / "runs" / run_key(spec)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     row: dict[str, Any] = {
         "bench_id": plan.bench_id, "model": spec.model, "variant": spec.variant(), "dataset": spec.dataset,
-        "preset": spec.preset, "seed": spec.seed, "budget": spec.budget_label(), "run_dir": str(run_dir),
+        "preset": spec.preset, "seed": spec.seed, "budget": spec.budget_label(),
+        "run_dir": f"runs/{run_dir.name}",  # relative to the output folder, as the store keeps it
         "command": plan.command, "started_at": started,
     }
     env = environment(plan.device)
@@ -55,7 +57,7 @@ def run_one(plan: BenchPlan, spec: RunSpec, on_log=None) -> dict:
     except Exception as exc:  # a crash in one model must not lose the others
         row.update(status="failed", reason=f"{type(exc).__name__}: {exc} (traceback in runs/{run_dir.name}/error.txt)")
         (run_dir / "error.txt").parent.mkdir(parents=True, exist_ok=True)
-        (run_dir / "error.txt").write_text(traceback.format_exc())
+        (run_dir / "error.txt").write_text(portable_text(traceback.format_exc(), plan.out))
     row["wall_time_s"] = time.perf_counter() - t0
     row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return row
@@ -67,6 +69,7 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
     from ganzoo.metrics import EvalContext, evaluate
 
     from ganzoo.resize import at_size
+    from ganzoo.store import relative_path
 
     run = load_run(run_dir, device=plan.device)
     # arms of an ablation with different output sizes are all judged at the largest
@@ -94,7 +97,8 @@ def evaluate_run(plan: BenchPlan, run_dir: Path, train_stats: dict) -> dict:
                   "batch_size": train_stats.get("batch_size"), "device": train_stats.get("device_name")}
     return {"metrics": values, "unavailable": result["unavailable"], "metric_info": result["info"],
             "throughput": throughput, "peak_memory_mb": train_stats.get("peak_memory_mb"),
-            "samples": {"grid": str(grid), "captions": captions}, "collapse": collapse}
+            "samples": {"grid": relative_path(Path(grid).resolve(), Path(plan.out).resolve()), "captions": captions},
+            "collapse": collapse}
 
 
 def _sample_throughput(result: dict) -> float | None:

@@ -58,6 +58,15 @@ class TrainResult:
         return d
 
 
+def result_record(result: TrainResult) -> dict:
+    """``result.json``: the result without the machine's folders; ``run_dir`` is the folder the file is in (``.``)."""
+    from ganzoo.store import portable_value
+
+    record = portable_value(result.to_json(), result.run_dir)
+    record["run_dir"] = "."
+    return record
+
+
 class Progress:
     """A tqdm bar with ETA and live losses (silent when disabled)."""
 
@@ -337,7 +346,7 @@ def finish(s: Session, evals: InTraining, outcome: LoopOutcome) -> TrainResult:
     result = TrainResult(s.run_dir, outcome.status, outcome.reason, state["step"], state["step"] / max(s.per_epoch, 1),
                          state["images_seen"], outcome.wall_time_s, train_stats, outcome.losses)
     if s.main:
-        atomic_write_text(s.run_dir / "result.json", json.dumps(result.to_json(), indent=1, default=str))
+        atomic_write_text(s.run_dir / "result.json", json.dumps(result_record(result), indent=1, default=str))
     return result
 
 

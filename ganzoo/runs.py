@@ -136,8 +136,12 @@ def command_line() -> str:
 
 
 def write_run_file(run_dir: Path, spec: RunSpec, config: dict, env: dict, extra: dict | None = None) -> None:
+    from ganzoo.store import portable_text
+
     run_dir.mkdir(parents=True, exist_ok=True)
-    data = {"spec": spec.to_json(), "config": config, "environment": env, "command": command_line(),
+    # the command without the machine's folders: ``--out <out>`` for this run folder, others relative to it
+    data = {"spec": spec.to_json(), "config": config, "environment": env,
+            "command": portable_text(command_line(), run_dir),
             **(extra or {})}
     atomic_write_text(run_dir / RUN_FILE, json.dumps(data, indent=1, default=str))
 

@@ -139,6 +139,37 @@ def portable_path(path: str | Path, root: str | Path | None = None) -> str:
     return f"<elsewhere>/{os.path.basename(text.rstrip(os.sep))}"
 
 
+def relative_path(path: str | Path, base: str | Path) -> str:
+    """``path`` as a file ganzoo writes records it, so that :func:`resolve_path` gets it back.
+
+    Like :func:`portable_path` with ``base`` (the folder of the file, or the output folder) as
+    the root: relative to ``base`` (``base`` itself as ``.``), or ``<cache>/...``,
+    ``<ganzoo>/...``, ``<python>/...``, ``~/...``; a path outside all of them is written relative
+    to ``base`` too (``../../data/birds``) rather than as ``<elsewhere>/...``, which loses it.
+    """
+    text = os.path.abspath(str(path))
+    found = portable_path(text, base)
+    if found == "<out>":
+        return "."
+    if found.startswith("<elsewhere>/"):
+        return os.path.relpath(os.path.realpath(text), os.path.realpath(str(base)))
+    return found
+
+
+def resolve_path(text: str | Path, base: str | Path) -> Path:
+    """The path :func:`relative_path` recorded against ``base``; an absolute path (older files) as it is."""
+    text = str(text)
+    if os.path.isabs(text):
+        return Path(text)
+    head, _, rest = text.partition("/")
+    roots = {"<out>": lambda: base, "<cache>": _cache_root, "<ganzoo>": _ganzoo_root, "<python>": lambda: sys.prefix,
+             "~": Path.home}
+    if head in roots:
+        root = Path(roots[head]())
+        return root / rest if rest else root
+    return Path(os.path.normpath(os.path.join(str(base), text)))
+
+
 #: an absolute path inside free text: starts at a word boundary, runs to whitespace or quoting
 _ABSOLUTE = re.compile(r"(?<![\w.~<>/-])/[^\s'\"`<>|,;()\[\]{}]+")
 _SYSTEM_DIRS = {"dev", "proc", "sys"}

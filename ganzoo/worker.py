@@ -13,6 +13,10 @@ Protocol, all through the run directory ``OUT/runs/KEY/``:
 * ``worker-result.json`` (written by the worker, atomically, as its last act): the store
   row of the run, whatever its status (ok, diverged, failed, collapsed).
 
+No absolute path of the machine goes into these files: ``worker-task.json`` names the output
+folder and the Inception weights relative to the run folder (``../..``), ``worker-result.json``
+its paths relative to the output folder, as the store does (:mod:`ganzoo.store`).
+
 The bench process starts and watches the workers. A worker that ends without a result --
 killed by a signal (SIGKILL is also how the kernel's out-of-memory killer ends a process),
 exited with an error, or stopped by the bench after ``--run-timeout`` seconds -- becomes a
@@ -112,14 +116,36 @@ class Worker:
 
 
 def _task(plan, spec, run_dir: Path, threads: int, progress: bool) -> dict:
+    """What ``worker-task.json`` holds; its paths are relative to the run folder (see :func:`task_paths`)."""
+    from ganzoo.store import relative_path
+
+    here = run_dir.resolve()
     return {
-        "spec": spec.to_json(), "bench_id": plan.bench_id, "out": str(Path(plan.out).resolve()),
-        "run_dir": str(run_dir.resolve()), "preset": plan.preset, "device": plan.device,
+        "spec": spec.to_json(), "bench_id": plan.bench_id, "out": relative_path(Path(plan.out).resolve(), here),
+        "run_dir": ".", "preset": plan.preset, "device": plan.device,
         "eval_split": plan.eval_split,
-        "inception_weights": str(Path(plan.inception_weights).resolve()) if plan.inception_weights else None,
+        "inception_weights": relative_path(Path(plan.inception_weights).resolve(), here)
+        if plan.inception_weights else None,
         "progress": progress, "resume": plan.resume, "command": plan.command, "git_rev": plan.git_rev,
         "threads": threads, "memory_limit_mb": getattr(plan, "run_memory_mb", None),
     }
+
+
+def task_paths(task: dict, run_dir: Path) -> tuple[Path, Path | None]:
+    """The output folder and Inception weights a ``worker-task.json`` in ``run_dir`` names (absolute in older files)."""
+    from ganzoo.store import resolve_path
+
+    here = Path(run_dir).resolve()
+    weights = task.get("inception_weights")
+    return resolve_path(task["out"], here), resolve_path(weights, here) if weights else None
+
+
+def result_row(row: dict, out: Path) -> dict:
+    """A store row as ``worker-result.json`` (and a shard's ``bench-row.json``) records it: paths
+    relative to the output folder, as the store keeps them (:meth:`ganzoo.store.ResultStore.add_run`)."""
+    from ganzoo.store import portable_value
+
+    return portable_value(dict(row), out)
 
 
 def _start(plan, index: int, spec, slot: int, jobs: int, threads: int) -> Worker:
@@ -185,7 +211,7 @@ def failure_row(plan, spec, reason: str, wall_time_s: float, peak_rss_mb: float 
 
     run_dir = Path(plan.out) / "runs" / run_key(spec)
     row = {"bench_id": plan.bench_id, "model": spec.model, "variant": spec.variant(), "dataset": spec.dataset,
-           "preset": spec.preset, "seed": spec.seed, "budget": spec.budget_label(), "run_dir": str(run_dir),
+           "preset": spec.preset, "seed": spec.seed, "budget": spec.budget_label(), "run_dir": f"runs/{run_dir.name}",
            "command": plan.command, "git_rev": plan.git_rev, "status": "failed", "reason": reason,
            "wall_time_s": wall_time_s, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     saved = checkpoint_position(run_dir)
@@ -431,9 +457,9 @@ def main(argv: list[str]) -> int:
     except ValueError:
         sys.argv = ["ganzoo", "bench"]
     spec = RunSpec.from_json(task["spec"])
-    plan = BenchPlan(bench_id=task["bench_id"], out=Path(task["out"]), specs=[spec], preset=task["preset"],
-                     device=task["device"], eval_split=task.get("eval_split", "test"),
-                     inception_weights=Path(task["inception_weights"]) if task.get("inception_weights") else None,
+    out, weights = task_paths(task, run_dir)
+    plan = BenchPlan(bench_id=task["bench_id"], out=out, specs=[spec], preset=task["preset"],
+                     device=task["device"], eval_split=task.get("eval_split", "test"), inception_weights=weights,
                      progress=bool(task.get("progress")), resume=bool(task.get("resume")),
                      command=task["command"], git_rev=task.get("git_rev"), isolate=False)
     print(f"worker pid {os.getpid()}: {spec.model} [{spec.variant()}] seed {spec.seed}, "
@@ -458,6 +484,7 @@ def main(argv: list[str]) -> int:
     row = run_one(plan, spec, on_log=_fault_hook(run_dir))
     row["worker_peak_rss_mb"] = process_peak_rss_mb()
     row["threads"] = torch.get_num_threads()
+    row = result_row(row, plan.out)  # worker.log and worker-result.json name no folder of the machine
     print(f"worker done: {row['status']}{' - ' + row['reason'] if row.get('reason') else ''}", flush=True)
     atomic_write_text(run_dir / RESULT_FILE, json.dumps(row, indent=1, default=str))
     return 0

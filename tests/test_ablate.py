@@ -141,6 +141,13 @@ def test_ablate_tunes_each_arm_then_runs_best_against_best(tmp_path):
     # both arms' samples in one figure, for the same captions and z (seed 0 of each arm)
     assert "Samples side by side" in text and "Same captions and the same z" in text
     assert (out / "ablation" / "figures" / "comparison.png").is_file()
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_no_machine_paths import assert_no_machine_paths_anywhere
+
+    assert_no_machine_paths_anywhere(out, tmp_path)  # tune/, runs/, tuning.json, the stores and reports
 
 
 def test_ablate_refuses_a_bad_arm_value_before_any_work(tmp_path):

@@ -49,6 +49,8 @@ def command(run_dir, metrics, preset, samples, batch_size, split, inception_weig
         click.echo(f"{k:40s} {v:.6g}" if isinstance(v, (int, float)) and v is not None else f"{k:40s} {v}")
     for k, why in sorted(result["unavailable"].items()):
         click.echo(f"{k:40s} unavailable: {why}")
-    atomic_write_text(Path(run_dir) / "eval.json", json.dumps(
-        {"split": split, "samples": n, "batch_size": bs, "seed": seed, **result}, indent=1, default=str))
+    from ganzoo.store import portable_value
+
+    atomic_write_text(Path(run_dir) / "eval.json", json.dumps(portable_value(  # no machine folders in the file
+        {"split": split, "samples": n, "batch_size": bs, "seed": seed, **result}, Path(run_dir)), indent=1, default=str))
     click.echo(f"recorded in {Path(run_dir) / 'eval.json'}")

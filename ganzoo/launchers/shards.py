@@ -108,7 +108,9 @@ def run_shard(plan) -> dict:
                f"{f', {len(todo)} to run' if len(todo) != len(specs) else ''}")
 
     def record(spec, row: dict) -> None:
-        _atomic_json(out / "runs" / run_key(spec) / ROW_FILE, {"spec": spec.to_json(), "row": row})
+        from ganzoo.worker import result_row
+
+        _atomic_json(out / "runs" / run_key(spec) / ROW_FILE, {"spec": spec.to_json(), "row": result_row(row, out)})
         echo_row(row)
 
     launch(plan, todo, record)

@@ -323,15 +323,28 @@ def jobs_file(plan) -> Path:
 
 
 def load_jobs(plan) -> dict[str, dict]:
+    """The saved jobs; each entry's submitit ``folder`` as a path (the file records it relative to itself)."""
+    from ganzoo.store import resolve_path
+
+    path = jobs_file(plan)
     try:
-        return dict(json.loads(jobs_file(plan).read_text()).get("runs", {}))
+        runs = dict(json.loads(path.read_text()).get("runs", {}))
     except (OSError, ValueError, AttributeError):
         return {}
+    for entry in runs.values():
+        if isinstance(entry, dict) and entry.get("folder"):
+            entry["folder"] = str(resolve_path(entry["folder"], path.parent.resolve()))
+    return runs
 
 
 def _save_jobs(plan, runs: dict[str, dict]) -> None:
+    from ganzoo.store import relative_path
+
     path = jobs_file(plan)
     path.parent.mkdir(parents=True, exist_ok=True)
+    base = path.parent.resolve()
+    runs = {key: {**entry, "folder": relative_path(entry["folder"], base)} if entry.get("folder") else entry
+            for key, entry in runs.items()}
     _atomic_json(path, {"bench_id": plan.bench_id, "runs": runs})
 
 
