@@ -59,13 +59,32 @@ def test_parameter_counts_match_reference():
 
 
 def test_sizes_scale_with_image_size():
-    for size, stage in ((16, 1), (32, 1), (16, 2)):
-        m = make({"image_size": size, "stage": stage, "stage1_steps": 1})
+    for size, stage, scale in ((16, 1, 4), (32, 1, 4), (16, 2, 4), (16, 2, 2), (32, 2, 2)):
+        m = make({"image_size": size, "stage": stage, "stage1_steps": 1, "stage2_scale": scale})
         m.eval()
         out = m.generate_stages(torch.randn(2, TEXT_DIM))
-        assert [o.shape[-1] for o in out] == ([size] if stage == 1 else [size, 4 * size])
+        assert [o.shape[-1] for o in out] == ([size] if stage == 1 else [size, scale * size])
         assert m.image_size == out[-1].shape[-1]
         assert all(o.abs().max() <= 1 for o in out)
+
+
+def test_stage2_scale_2_trains_its_stage1_phase_on_half_size_images():
+    model = make({"stage": 2, "stage1_steps": 1, "stage2_scale": 2, "residual_stage2": True})
+    model.train()
+    assert model.image_size == 32 and len(model.stage2_G.upsample) == 3
+    model.train_step(batch(model))  # Stage-I phase: 32 px batch pooled to 16 px
+    assert model.stage_now == 2
+    out = model.train_step(batch(model))
+    assert torch.isfinite(out["g_loss"])
+
+
+def test_ca_logvar_init_sets_the_initial_noise_scale():
+    for value in (0.0, -4.0):
+        torch.manual_seed(0)
+        model = make({"stage": 2, "stage1_steps": 1, "ca_activation": "none", "ca_logvar_init": value})
+        for ca in (model.stage1_G.ca_net, model.stage2_G.ca_net):
+            _, _, logvar = ca(torch.zeros(3, TEXT_DIM))  # a zero text: logvar is the bias alone
+            assert torch.allclose(logvar, torch.full_like(logvar, value))
 
 
 @pytest.mark.parametrize("size", [8, 24, 48, 0])
@@ -75,7 +94,7 @@ def test_invalid_image_size_is_a_usage_error(size):
 
 
 def test_invalid_choices_are_usage_errors():
-    for bad in ({"loss": "wgan"}, {"d_text": "c"}, {"stage": 3}, {"batch_size": 1}):
+    for bad in ({"loss": "wgan"}, {"d_text": "c"}, {"stage": 3}, {"batch_size": 1}, {"stage2_scale": 3}):
         with pytest.raises(UsageError):
             make(bad)
 

@@ -12,12 +12,12 @@ real / wrong / fake conditional heads; reference init; Adam (0.5, 0.999) with bo
 learning rates halved every ``lr_decay_epoch`` epochs. Parameter counts match the
 reference (birds Stage-I G 10.30M / D 5.72M, COCO Stage-II G 37.13M / D 159.89M).
 
-Stages. ``stage=1`` trains Stage-I at ``image_size``. ``stage=2`` outputs 4 x
-``image_size`` from a frozen Stage-I generator: either loaded from
+Stages. ``stage=1`` trains Stage-I at ``image_size``. ``stage=2`` outputs ``stage2_scale`` x
+``image_size`` (4, as the reference) from a frozen Stage-I generator: either loaded from
 ``stage1_checkpoint`` (a Stage-I run directory, or its ``checkpoint/`` folder; network
 ``stage1_G``; read at the first train step or generation, so a finished Stage-II run
 loads even if its Stage-I run has moved), or, when that is empty, trained in the same run
-for ``stage1_steps`` iterations first, on the batch images average-pooled 4x down to the
+for ``stage1_steps`` iterations first, on the batch images average-pooled down to the
 Stage-I size, then frozen; this is how a single ``ganzoo train --model stackgan`` trains
 both stages in sequence (the logged ``stage`` says which one a step trained).
 Checkpoints hold every network, frozen ones too; Stage-I's parameters are never
@@ -67,8 +67,16 @@ Non-reference variants, all off by default
 - ``spectral_norm=true``: spectral normalisation on every D conv/linear layer (BN kept).
 - ``d_text="own"``: D conditions on its own Linear(text_dim -> c_dim) of the raw text
   (no activation; the head's conv + BN + LeakyReLU follow) instead of CA's mu.detach().
-- ``residual_stage2=true``: Stage-II outputs tanh(bilinear x4 upsampling of Stage-I's
+- ``residual_stage2=true``: Stage-II outputs tanh(bilinear upsampling of Stage-I's
   pre-tanh image + Stage-II's last conv), so it learns a correction of Stage-I.
+- ``stage2_scale=2``: Stage-II outputs twice the Stage-I size instead of 4x (its last
+  upBlock is left out; its Stage-I phase sees 2x average-pooled images).
+- ``ca_logvar_init``: the initial bias of CA's logvar outputs (reference 0). With the
+  reference init (fc weights N(0, 0.02)) mu starts with a std of about 0.02 * sqrt(text
+  width) (0.4 for MiniLM's 384) while sigma starts near 1, so G's condition begins mostly
+  noise; Adam moves that bias at about the learning rate per step whatever ``kl_weight``
+  is. A negative value starts CA with less noise (the KL term still pulls sigma towards
+  1); under ``ca_activation="relu"`` logvar cannot go below 0, so it has no effect there.
 """
 
 from ganzoo import hookimpl

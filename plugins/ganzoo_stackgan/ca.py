@@ -41,3 +41,15 @@ class CondAugment(nn.Module):
         logvar = h[:, self.c_dim:]
         eps = torch.randn_like(mu)
         return mu + eps * torch.exp(0.5 * logvar), mu, logvar
+
+    @torch.no_grad()
+    def init_logvar(self, value: float) -> None:
+        """Set the bias of the logvar half of the fc to ``value`` (call after the weight init).
+
+        The reference initialises it to 0, so sigma starts near 1 while mu starts small (fc
+        weights N(0, 0.02)): the condition begins with far more noise than signal, and Adam,
+        being scale-free, moves the bias at about the learning rate per step whatever the KL
+        weight, so the signal-to-noise ratio rises only slowly. A negative value starts CA
+        with less noise; the KL term still pulls sigma towards 1.
+        """
+        self.fc.bias[self.c_dim:].fill_(value)

@@ -14,7 +14,7 @@ from ganzoo.errors import GanzooError, UsageError
 from ganzoo.model import GanzooModel, LrGroup
 from ganzoo.nn import LOSSES, AdversarialLoss, dcgan_init, frozen, require
 from ganzoo.speed import unwrap
-from ganzoo_stackgan.ca import CA_ACTIVATIONS
+from ganzoo_stackgan.ca import CA_ACTIVATIONS, CondAugment
 from ganzoo_stackgan.discriminator import Discriminator, add_spectral_norm
 from ganzoo_stackgan.losses import discriminator_loss, kl_divergence
 from ganzoo_stackgan.reference import REFERENCE_ABLATIONS
@@ -48,7 +48,8 @@ class StackGAN(GanzooModel):
     def validate(self, config: dict[str, Any]) -> None:
         c, name = config, "stackgan "
         require(c, prefix=name, choices={"stage": (1, 2), "loss": LOSSES, "d_text": D_TEXT,
-                                         "ca_activation": CA_ACTIVATIONS, "d_cond": ("concat", "projection")})
+                                         "ca_activation": CA_ACTIVATIONS, "d_cond": ("concat", "projection"),
+                                         "stage2_scale": (2, 4)})
         require(c, prefix=name, power_of_two={"image_size": 16}, why="the Stage-I size")
         if c["gf_dim"] < 4 or c["gf_dim"] * 8 < c["image_size"] // 4:
             raise UsageError(f"stackgan gf_dim must be >= 4 and >= image_size/32, got {c['gf_dim']}")
@@ -60,9 +61,9 @@ class StackGAN(GanzooModel):
 
     @property
     def image_size(self) -> int:
-        """The final output size: Stage-I size for stage 1, 4x that for stage 2."""
+        """The final output size: Stage-I size for stage 1, ``stage2_scale`` times that for stage 2."""
         s = int(self.config["image_size"])
-        return s if self.stage == 1 else 4 * s
+        return s if self.stage == 1 else int(self.config["stage2_scale"]) * s
 
     @property
     def batch_size(self) -> int:
@@ -95,8 +96,8 @@ class StackGAN(GanzooModel):
             if self.stage == 2:
                 self.stage2_G = Stage2Generator(self.text_dim, c["c_dim"], c["gf_dim"], c["r_num"], ca=c["ca"],
                                                 text_twice=c["text_twice"], residual=c["residual_stage2"],
-                                                ca_activation=c["ca_activation"])
-                self.stage2_D = Discriminator(4 * c["image_size"], c["df_dim"], c["c_dim"], uncond=True,
+                                                ca_activation=c["ca_activation"], scale=c["stage2_scale"])
+                self.stage2_D = Discriminator(self.image_size, c["df_dim"], c["c_dim"], uncond=True,
                                               text_dim=d_text_dim, **d_options)
                 self._nets.update(stage2_G=self.stage2_G, stage2_D=self.stage2_D)
         for name, net in self._nets.items():
@@ -105,6 +106,10 @@ class StackGAN(GanzooModel):
                 add_spectral_norm(net)
             # NHWC convolutions: about 30% less CPU time per step than NCHW here (oneDNN)
             net.to(memory_format=torch.channels_last)
+        for net in self._nets.values():
+            for m in net.modules():
+                if isinstance(m, CondAugment):
+                    m.init_logvar(float(c["ca_logvar_init"]))
         if train_stage1:
             self._opts["stage1_G"] = _adam(self.stage1_G.parameters(), c["lr_g"], betas, self.device)
             self._opts["stage1_D"] = _adam(self.stage1_D.parameters(), c["lr_d"], betas, self.device)
@@ -192,7 +197,7 @@ class StackGAN(GanzooModel):
         z = torch.randn(images.shape[0], self.z_dim, device=self.device)
         if self.stage_now == 1:
             if self.stage == 2:  # in-run Stage-I phase: Stage-I learns from the batch at its own size
-                images = F.avg_pool2d(images, 4)
+                images = F.avg_pool2d(images, int(self.config["stage2_scale"]))
             out = self._adversarial_step(self.stage1_G(text, z), images, text, self.stage1_D,
                                          self._opts["stage1_G"], self._opts["stage1_D"], self.stage1_G)
             if self.stage == 2:

@@ -1,4 +1,4 @@
-"""Stage-II generator: (Stage-I image, text) -> image at 4x the Stage-I size."""
+"""Stage-II generator: (Stage-I image, text) -> image at 4x (reference) or 2x the Stage-I size."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ class Stage2Generator(nn.Module):
     """Encoder conv3x3(3->ngf) ReLU, two 4x4 stride-2 convs to 4ngf (map = Stage-I size / 4);
     the condition replicated over that map and concatenated; conv3x3 -> 4ngf BN ReLU; R_NUM
     ResBlocks; upBlocks to 2ngf, ngf, ngf/2, ngf/4 (x16); conv3x3 -> 3 -> tanh. ngf = gf_dim.
+    ``scale`` (variant): 4 as the reference; 2 drops the last upBlock (x8: 2ngf, ngf, ngf/2),
+    so the output is twice the Stage-I size.
 
     ``text_twice`` gives Stage-II its own CA net; without it Stage-II uses the condition the
     (frozen) Stage-I generator sampled. ``residual`` (variant): the output is
@@ -22,10 +24,12 @@ class Stage2Generator(nn.Module):
     """
 
     def __init__(self, text_dim: int, c_dim: int, gf_dim: int, r_num: int, ca: bool = True,
-                 text_twice: bool = True, residual: bool = False, ca_activation: str = "relu"):
+                 text_twice: bool = True, residual: bool = False, ca_activation: str = "relu", scale: int = 4):
         super().__init__()
+        if scale not in (2, 4):
+            raise ValueError(f"Stage-II scale must be 2 or 4, got {scale}")
         ngf = gf_dim
-        self.c_dim, self.residual_output = c_dim, residual
+        self.c_dim, self.residual_output, self.scale = c_dim, residual, scale
         self.ca_net = CondAugment(text_dim, c_dim, sample=ca, activation=ca_activation) if text_twice else None
         self.encoder = nn.Sequential(
             conv3x3(3, ngf),
@@ -43,9 +47,9 @@ class Stage2Generator(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.residual = nn.Sequential(*[ResBlock(ngf * 4) for _ in range(r_num)])
-        self.upsample = nn.Sequential(
-            up_block(ngf * 4, ngf * 2), up_block(ngf * 2, ngf), up_block(ngf, ngf // 2), up_block(ngf // 2, ngf // 4))
-        self.img = conv3x3(ngf // 4, 3)
+        widths = [ngf * 4, ngf * 2, ngf, ngf // 2, ngf // 4][: 2 + scale // 2 + 1]
+        self.upsample = nn.Sequential(*[up_block(a, b) for a, b in zip(widths, widths[1:])])
+        self.img = conv3x3(widths[-1], 3)
 
     def forward(self, text: torch.Tensor, stage1: GeneratorOutput) -> GeneratorOutput:
         stage1_img = stage1.image.detach()
@@ -60,5 +64,5 @@ class Stage2Generator(nn.Module):
         features = self.upsample(h)
         pre = self.img(features)
         if self.residual_output:
-            pre = pre + F.interpolate(stage1.pre_tanh.detach(), scale_factor=4, mode="bilinear", align_corners=False)
+            pre = pre + F.interpolate(stage1.pre_tanh.detach(), scale_factor=self.scale, mode="bilinear", align_corners=False)
         return GeneratorOutput(torch.tanh(pre), pre, c, mu, logvar, features)
