@@ -18,6 +18,7 @@ from ganzoo.bench_plan import BenchPlan, run_key
 from ganzoo.collapse import detect_collapse
 from ganzoo.env import environment
 from ganzoo.errors import GanzooError, UsageError
+from ganzoo.memory import release_free_memory
 from ganzoo.runs import RunSpec, load_run
 
 
@@ -47,6 +48,7 @@ def run_one(plan: BenchPlan, spec: RunSpec, on_log=None) -> dict:
         row.update(status=result.status, reason=result.reason, steps=result.steps,
                    images_seen=result.images_seen, config=json.loads((run_dir / "run.json").read_text())["config"])
         if result.status == "ok":  # a diverged run keeps its last good checkpoint, but is not scored
+            release_free_memory()  # the evaluation's peak should not ride on what training left in the heap
             scored = evaluate_run(plan, run_dir, result.train_stats)
             collapsed = scored.pop("collapse", None)
             row.update(scored)

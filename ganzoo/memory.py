@@ -4,10 +4,17 @@ On Linux the CPU figure is ``VmHWM`` from ``/proc/self/status``: the high-water 
 this process image alone. ``ru_maxrss`` is not used there because a process started by
 fork + exec (every bench worker) inherits its parent's peak in ``ru_maxrss``, so a worker
 started by a large parent would report the parent's peak instead of its own.
+
+Between a run's training and its evaluation the bench calls :func:`release_free_memory`:
+glibc keeps memory that training freed resident, in amounts that depend on the run's
+history, and the evaluation's peak would sit on top of that leftover.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import resource
 import sys
 
@@ -34,6 +41,28 @@ def process_peak_rss_mb(pid: int | None = None) -> float | None:
         return None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
+def release_free_memory() -> bool:
+    """Collect garbage and hand memory the C allocator holds free back to the system
+    (``malloc_trim(0)``, glibc only). True if the trim ran; the peak so far is unchanged."""
+    gc.collect()
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
+
+
+def current_rss_mb() -> float | None:
+    """Resident set size now (VmRSS) in MiB, Linux only."""
+    kib = _status_kib("VmRSS")
+    return None if kib is None else kib / 2**10
 
 
 def peak_rss_measure() -> str:
