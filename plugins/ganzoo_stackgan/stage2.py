@@ -47,7 +47,8 @@ class Stage2Generator(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.residual = nn.Sequential(*[ResBlock(ngf * 4) for _ in range(r_num)])
-        widths = [ngf * 4, ngf * 2, ngf, ngf // 2, ngf // 4][: 2 + scale // 2 + 1]
+        ups = (4 * scale).bit_length() - 1  # the joint map is size/4: log2(4 * scale) x2 upBlocks (4 or 3)
+        widths = [ngf * 4 // 2 ** i for i in range(ups + 1)]  # each upBlock halves: 4ngf ... ngf/4 (or ngf/2)
         self.upsample = nn.Sequential(*[up_block(a, b) for a, b in zip(widths, widths[1:])])
         self.img = conv3x3(widths[-1], 3)
 
