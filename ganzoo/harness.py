@@ -254,7 +254,7 @@ def _spec_to_run(spec: RunSpec, run_dir: Path, resume: bool) -> RunSpec:
         raise GanzooError(f"nothing to resume in {run_dir}: no checkpoint there")
     saved = read_run_file(run_dir)
     budget = {k: getattr(spec, k) for k in ("steps", "epochs", "time_budget_s", "images_budget")}
-    spec = RunSpec.from_json(saved["spec"])
+    spec = RunSpec.from_record(saved["spec"], run_dir)
     for k, v in budget.items():  # a resumed run may be given a new (larger) budget
         if v is not None:
             setattr(spec, k, v)

@@ -97,6 +97,34 @@ class RunSpec:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def to_record(self, base: str | Path) -> dict:
+        """:meth:`to_json` as a file in folder ``base`` records it: ``dataset_options["data_dir"]``
+        relative to ``base`` (:func:`ganzoo.store.relative_path`), so the file names no folder of the machine."""
+        from ganzoo.store import relative_path
+
+        data = self.to_json()
+        data_dir = data["dataset_options"].get("data_dir")
+        if isinstance(data_dir, (str, Path)) and str(data_dir).strip():
+            data["dataset_options"]["data_dir"] = relative_path(data_dir, Path(base).resolve())
+        return data
+
+    @classmethod
+    def from_record(cls, data: dict, base: str | Path) -> "RunSpec":
+        """The spec :meth:`to_record` wrote in folder ``base``, its ``data_dir`` absolute again
+        (:func:`ganzoo.store.resolve_path`; an absolute one, from older files, is kept as it is)."""
+        from ganzoo.store import resolve_path
+
+        options = data.get("dataset_options")
+        data_dir = options.get("data_dir") if isinstance(options, dict) else None
+        if isinstance(data_dir, str) and data_dir.strip():
+            resolved = str(resolve_path(data_dir, Path(base).resolve()))
+            data = {**data, "dataset_options": {**options, "data_dir": resolved}}
+        return cls.from_json(data)
+
+    def matches_record(self, data: Any, base: str | Path) -> bool:
+        """Whether ``data``, a spec recorded by a file in ``base``, is this spec (also as older files wrote it)."""
+        return data == self.to_record(base) or data == self.to_json()
+
 
 class Conditioner:
     """Caption -> model conditioning vector: a text encoder followed by the run's standardiser."""
@@ -140,7 +168,7 @@ def write_run_file(run_dir: Path, spec: RunSpec, config: dict, env: dict, extra:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     # the command without the machine's folders: ``--out <out>`` for this run folder, others relative to it
-    data = {"spec": spec.to_json(), "config": config, "environment": env,
+    data = {"spec": spec.to_record(run_dir), "config": config, "environment": env,
             "command": portable_text(command_line(), run_dir),
             **(extra or {})}
     atomic_write_text(run_dir / RUN_FILE, json.dumps(data, indent=1, default=str))
@@ -207,7 +235,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     """Rebuild a trained model (eval mode) with its dataset and text conditioner."""
     run_dir = Path(run_dir)
     record = read_run_file(run_dir)
-    spec = RunSpec.from_json(record["spec"])
+    spec = RunSpec.from_record(record["spec"], run_dir)
     reg = get_registry()
     model_cls = reg.model(spec.model)
     dataset = reg.dataset(spec.dataset, **spec.dataset_options)

@@ -193,6 +193,24 @@ def portable_text(text: str, root: str | Path | None = None) -> str:
     return _ABSOLUTE.sub(replace, text)
 
 
+@contextmanager
+def portable_warnings(root: str | Path | None = None) -> Iterator[None]:
+    """Python warnings shown as usual (on stderr) but with every path made portable: a warning's
+    source file (``site-packages/torch/...``) would otherwise name a folder of the machine."""
+    import warnings
+
+    with warnings.catch_warnings():
+        def show(message, category, filename, lineno, file=None, line=None):
+            text = warnings.formatwarning(message, category, filename, lineno, line)
+            try:
+                (file or sys.stderr).write(portable_text(text, root))
+            except (OSError, AttributeError):  # no stderr (closed, None): the warning is lost, as in Python
+                pass
+
+        warnings.showwarning = show
+        yield
+
+
 def portable_value(value: Any, root: str | Path | None = None) -> Any:
     """``value`` (str, Path, or nested dicts/lists of them) with every path made portable."""
     if isinstance(value, Path):

@@ -43,6 +43,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -121,7 +122,7 @@ def _task(plan, spec, run_dir: Path, threads: int, progress: bool) -> dict:
 
     here = run_dir.resolve()
     return {
-        "spec": spec.to_json(), "bench_id": plan.bench_id, "out": relative_path(Path(plan.out).resolve(), here),
+        "spec": spec.to_record(here), "bench_id": plan.bench_id, "out": relative_path(Path(plan.out).resolve(), here),
         "run_dir": ".", "preset": plan.preset, "device": plan.device,
         "eval_split": plan.eval_split,
         "inception_weights": relative_path(Path(plan.inception_weights).resolve(), here)
@@ -278,7 +279,7 @@ def _reusable_result(plan, spec) -> dict | None:
         task = json.loads((run_dir / TASK_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if task.get("spec") != spec.to_json() or task.get("bench_id") != plan.bench_id:
+    if not spec.matches_record(task.get("spec"), run_dir) or task.get("bench_id") != plan.bench_id:
         return None
     return row
 
@@ -421,13 +422,44 @@ def _fault(action: str, step: int) -> Callable[[int, dict], None]:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m ganzoo worker RUN_DIR``: run the task in RUN_DIR, write its result row there."""
-    from ganzoo.checkpoint import atomic_write_text
+    """``python -m ganzoo worker RUN_DIR``: run the task in RUN_DIR, write its result row there.
+
+    What it prints goes to ``worker.log``; warnings and an uncaught exception's traceback name no
+    folder of the machine there (paths relative to the output folder, ``<python>/...``, ...).
+    """
+    from ganzoo.store import portable_text, portable_warnings
 
     if len(argv) != 1:
         print("usage: python -m ganzoo worker RUN_DIR (started by `ganzoo bench`)", file=sys.stderr)
         return 2
     run_dir = Path(argv[0])
+    out = run_dir.resolve().parent.parent  # RUN_DIR is OUT/runs/KEY
+    with portable_warnings(out):
+        try:
+            return _work(run_dir)
+        except Exception:  # Python would print the traceback and exit with 1
+            print(portable_text(traceback.format_exc(), out), file=sys.stderr, flush=True)
+            return 1
+        except KeyboardInterrupt as exc:  # stopped by the bench (checkpoint saved): Python still ends it, by SIGINT
+            print(portable_text(traceback.format_exc(), out), file=sys.stderr, flush=True)
+            _quiet_at_exit(exc)
+            raise
+
+
+def _quiet_at_exit(shown: BaseException) -> None:
+    """Python does not print ``shown`` again (its traceback, already printed) if it ends the process."""
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        if value is not shown:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def _work(run_dir: Path) -> int:
+    from ganzoo.checkpoint import atomic_write_text
+
     parent = os.environ.get(PARENT_ENV)
     _die_with_parent(int(parent) if parent and parent.isdigit() else None)
     task = json.loads((run_dir / TASK_FILE).read_text())
@@ -456,7 +488,7 @@ def main(argv: list[str]) -> int:
         sys.argv = ["ganzoo", *shlex.split(task["command"])[1:]]
     except ValueError:
         sys.argv = ["ganzoo", "bench"]
-    spec = RunSpec.from_json(task["spec"])
+    spec = RunSpec.from_record(task["spec"], run_dir)
     out, weights = task_paths(task, run_dir)
     plan = BenchPlan(bench_id=task["bench_id"], out=out, specs=[spec], preset=task["preset"],
                      device=task["device"], eval_split=task.get("eval_split", "test"), inception_weights=weights,

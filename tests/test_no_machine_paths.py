@@ -112,3 +112,33 @@ def test_recorded_paths_resolve_back(tmp_path):
     assert task_paths(old, run_dir) == (run_dir.parent.parent, Path("/opt/weights/w.pth"))
     new = {"out": "../..", "inception_weights": None}
     assert task_paths(new, run_dir) == (run_dir.parent.parent, None)
+
+
+def test_bench_on_a_data_dir_records_it_relative(tmp_path, monkeypatch):
+    """``--data-dir``: run.json and worker-task.json record it relative to themselves, the worker
+    finds it, and ``--resume`` of a bench killed after its worker finished still reuses that run."""
+    from ganzoo_realdata import fixture
+
+    birds = tmp_path / "birds"
+    fixture.make_birds(birds, n_train=6, n_test=3)
+    out = tmp_path / "bench"
+    args = ["bench", "--models", "gan-int-cls:ngf=4,ndf=4,batch_size=4,image_size=16,z_dim=8", "--dataset", "cub",
+            "--data-dir", str(birds), "--steps", "2", "--eval-samples", "6", "--device", "cpu", "--no-progress",
+            "--metrics", "caption-accuracy", "--out", str(out), "--allow-failures"]
+    monkeypatch.setattr(sys, "argv", ["ganzoo", *args])
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run_dir = next((out / "runs").iterdir())
+    row = ResultStore(out).runs().iloc[0]
+    assert row["status"] in ("ok", "collapsed"), row["reason"]  # the worker found the data folder
+    for name in ("run.json", "worker-task.json"):
+        assert json.loads((run_dir / name).read_text())["spec"]["dataset_options"]["data_dir"] == "../../../birds"
+    assert_no_machine_paths_anywhere(out, tmp_path)
+
+    for name in ("results.sqlite", "results.sqlite-wal", "results.sqlite-shm"):
+        (out / name).unlink(missing_ok=True)
+    result = CliRunner().invoke(cli, args + ["--resume"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert ResultStore(out).runs().iloc[0]["status"] == row["status"]
+    assert (run_dir / "worker.log").read_text().count("worker pid") == 1  # reused, not trained again
+    assert_no_machine_paths_anywhere(out, tmp_path)

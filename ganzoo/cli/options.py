@@ -7,6 +7,7 @@ table overlaid by the bench preset (:mod:`ganzoo.run_settings`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,10 +23,15 @@ def _apply(f, decorators):
 
 
 def dataset_options(data_dir, items=()) -> dict:
-    """``--data-dir`` plus ``--dataset-opt key=value`` pairs, passed to the dataset factory."""
+    """``--data-dir`` plus ``--dataset-opt key=value`` pairs, passed to the dataset factory.
+
+    The data folder is kept absolute (files record it relative to themselves: :meth:`RunSpec.to_record`).
+    """
     options = {k: v for k, v in parse_overrides(items).items()}
     if data_dir:
-        options["data_dir"] = str(data_dir)
+        options["data_dir"] = data_dir
+    if isinstance(options.get("data_dir"), str) and options["data_dir"].strip():
+        options["data_dir"] = str(Path(options["data_dir"]).expanduser().resolve())
     return options
 
 

@@ -65,11 +65,12 @@ def _atomic_json(path: Path, data: Any) -> None:
 def _saved_row(plan, spec) -> dict | None:
     from ganzoo.bench_plan import run_key
 
+    run_dir = Path(plan.out) / "runs" / run_key(spec)
     try:
-        saved = json.loads((Path(plan.out) / "runs" / run_key(spec) / ROW_FILE).read_text())
+        saved = json.loads((run_dir / ROW_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if saved.get("spec") != spec.to_json() or saved.get("row", {}).get("bench_id") != plan.bench_id:
+    if not spec.matches_record(saved.get("spec"), run_dir) or saved.get("row", {}).get("bench_id") != plan.bench_id:
         return None
     return saved["row"]
 
@@ -110,7 +111,8 @@ def run_shard(plan) -> dict:
     def record(spec, row: dict) -> None:
         from ganzoo.worker import result_row
 
-        _atomic_json(out / "runs" / run_key(spec) / ROW_FILE, {"spec": spec.to_json(), "row": result_row(row, out)})
+        run_dir = out / "runs" / run_key(spec)
+        _atomic_json(run_dir / ROW_FILE, {"spec": spec.to_record(run_dir), "row": result_row(row, out)})
         echo_row(row)
 
     launch(plan, todo, record)

@@ -400,7 +400,7 @@ class _Tracked:
 
 
 def _entry_matches(entry: dict, plan, spec) -> bool:
-    return entry.get("bench_id") == plan.bench_id and entry.get("spec") == spec.to_json()
+    return entry.get("bench_id") == plan.bench_id and spec.matches_record(entry.get("spec"), jobs_file(plan).parent)
 
 
 def _submit(plan, kind: str, items: list[tuple[int, Any]], saved: dict[str, dict]) -> list[_Tracked]:
@@ -425,7 +425,8 @@ def _submit(plan, kind: str, items: list[tuple[int, Any]], saved: dict[str, dict
     tracked = []
     for (index, spec), run_dir, job in zip(items, run_dirs, jobs):
         saved[run_key(spec)] = {"job_id": str(job.job_id), "executor": kind, "folder": str(job_folder(plan)),
-                                "bench_id": plan.bench_id, "spec": spec.to_json(), "submitted_at": now}
+                                "bench_id": plan.bench_id, "spec": spec.to_record(jobs_file(plan).parent),
+                                "submitted_at": now}
         tracked.append(_Tracked(index, spec, run_dir, job, str(job.job_id)))
     _save_jobs(plan, saved)
     ids = [t.job_id for t in tracked]
@@ -468,7 +469,7 @@ def _read_result(plan, t: _Tracked) -> dict | None:
         task = json.loads((t.run_dir / TASK_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if task.get("spec") != t.spec.to_json() or task.get("bench_id") != plan.bench_id:
+    if not t.spec.matches_record(task.get("spec"), t.run_dir) or task.get("bench_id") != plan.bench_id:
         return None
     row.setdefault("slurm_job_id", t.job_id)
     return row
