@@ -9,6 +9,7 @@ Everything here is optional: a plugin may use any of it and nothing in ganzoo re
   the DCGAN trunks and text injection of Reed et al. (2016) that several plugins share.
 - :func:`frozen`: a discriminator's G-step context (no weight gradients, no DDP gradient sync).
 - :class:`AdversarialLoss`: GAN losses on logits (BCE in softplus form, or hinge), float32.
+- :func:`add_spectral_norm`: spectral normalisation on every conv and linear layer of a discriminator.
 - :class:`GanModel`: a model of one generator and one discriminator, each with its own Adam.
 """
 
@@ -220,6 +221,16 @@ class AdversarialLoss:
         """G's loss on its fakes: BCE(fake, 1) for bce, -mean(logits) for hinge."""
         logits = logits.float()
         return self._mean(-logits if self.kind == "hinge" else F.softplus(-logits), weight)
+
+
+def add_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer of ``module``."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            spectral_norm(m)
+    return module
 
 
 class GanModel(GanzooModel):

@@ -196,3 +196,22 @@ def test_one_embedding_per_sample_is_used_as_given_and_generate_averages_all():
     z = torch.randn(3, TINY["z_dim"])
     model.eval()
     assert torch.allclose(model.generate(several, z), model.generate(several.mean(1), z))
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_spectral_norm_key_normalises_every_d_layer_and_no_g_layer(on):
+    from torch import nn
+    from torch.nn.utils import parametrize
+
+    model = make(spectral_norm=on)
+    layers = [m for m in model.netD.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert layers and all(parametrize.is_parametrized(m, "weight") == on for m in layers)
+    assert not any(parametrize.is_parametrized(m) for m in model.netG.modules())
+    if on:  # each D weight's largest singular value is 1 after a few power iterations
+        model.netD.train()
+        for _ in range(30):
+            for m in layers:
+                m.weight
+        for m in layers:
+            sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+            assert abs(float(sigma) - 1.0) < 0.05

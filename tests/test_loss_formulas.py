@@ -346,6 +346,23 @@ def test_gan_int_cls_losses(cls, interp):
     assert model.netD.calls == expected_calls
 
 
+def test_gan_int_cls_hinge_losses():
+    """loss = hinge: D relu(1 - real) + 0.5 * (relu(1 + fake) + relu(1 + wrong)); G -fake - interpolated."""
+    model = _model("gan-int-cls", loss="hinge")
+    batch = _batch(16)
+    model.netD = StubGanIntClsD(PairKinds(batch))
+    losses = model.train_step(batch)
+    wrong = StubGanIntClsD.LOGITS["real/wrong"]
+    d_real = _mean(max(0.0, 1.0 - x) for x in _floats(REAL))
+    d_fake = _mean(max(0.0, 1.0 + x) for x in _floats(FAKE))
+    d_wrong = _mean(max(0.0, 1.0 + x) for x in _floats(wrong))
+    assert 0 < d_real and 0 < d_fake  # both hinges active on these logits
+    assert close(losses["d_real"], d_real) and close(losses["d_fake"], d_fake) and close(losses["d_wrong"], d_wrong)
+    assert close(losses["loss_d"], d_real + 0.5 * (d_fake + d_wrong))
+    assert close(losses["g_fake"], -_mean(_floats(FAKE)))
+    assert close(losses["loss_g"], -_mean(_floats(FAKE)) - _mean(_floats(INT)))
+
+
 # ---- EBGAN -----------------------------------------------------------------------------------
 
 # Per-sample reconstruction offsets: energy = mean over pixels of (recon - x)^2 = offset^2.

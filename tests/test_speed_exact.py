@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganzoo_stackgan.blocks import UpConv
-from ganzoo_stackgan.discriminator import CondLogits, Discriminator, add_spectral_norm, replicated_cond_conv
+from ganzoo_stackgan.discriminator import CondLogits, Discriminator, replicated_cond_conv
+from ganzoo.nn import add_spectral_norm
 from ganzoo_stackgan.stage1 import Stage1Generator
 
 

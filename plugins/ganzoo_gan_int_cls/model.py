@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganzoo.errors import UsageError
-from ganzoo.nn import AdversarialLoss, GanModel, frozen, require
+from ganzoo.nn import LOSSES, AdversarialLoss, GanModel, add_spectral_norm, frozen, require
 from ganzoo_gan_int_cls.nets import Discriminator, Generator
 from ganzoo_gan_int_cls.pairs import mean_of_captions, wrong_partners
 
@@ -20,16 +20,16 @@ class GanIntCls(GanModel):
     config_file = Path(__file__).with_name("presets.toml")
     description = "GAN-INT-CLS (Reed et al. 2016): DCGAN with matching-aware D and text interpolation"
 
-    adv = AdversarialLoss("bce")
-
     def validate(self, config: dict[str, Any]) -> None:
         super().validate(config)
-        require(config, positive_int=("caption_mean",))
+        require(config, positive_int=("caption_mean",), choices={"loss": LOSSES})
 
     def make_networks(self) -> tuple[nn.Module, nn.Module]:
         c = self.config
+        self.adv = AdversarialLoss(c["loss"])
+        netD = Discriminator(self.text_dim, c["cond_dim"], c["ndf"], c["image_size"], c["residual"])
         return (Generator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"], c["residual"]),
-                Discriminator(self.text_dim, c["cond_dim"], c["ndf"], c["image_size"], c["residual"]))
+                add_spectral_norm(netD) if c["spectral_norm"] else netD)
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         real = batch["images"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from ganzoo_stackgan.blocks import conv3x3, down_block
 from ganzoo_stackgan.stage1 import n_doublings
@@ -133,11 +132,3 @@ class Discriminator(nn.Module):
         if self.get_uncond_logits is not None:
             out["fake_uncond"] = self.get_uncond_logits(fake_f).view(-1)
         return out
-
-
-def add_spectral_norm(module: nn.Module) -> nn.Module:
-    """Spectral normalisation on every conv and linear layer (the ``spectral_norm`` variant)."""
-    for m in list(module.modules()):
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            spectral_norm(m)
-    return module

@@ -12,10 +12,10 @@ from torch import nn
 from ganzoo.checkpoint import load_network_weights
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.model import GanzooModel, LrGroup
-from ganzoo.nn import LOSSES, AdversarialLoss, dcgan_init, frozen, require
+from ganzoo.nn import LOSSES, AdversarialLoss, add_spectral_norm, dcgan_init, frozen, require
 from ganzoo.speed import unwrap
 from ganzoo_stackgan.ca import CA_ACTIVATIONS, CondAugment
-from ganzoo_stackgan.discriminator import Discriminator, add_spectral_norm
+from ganzoo_stackgan.discriminator import Discriminator
 from ganzoo_stackgan.losses import discriminator_loss, kl_divergence
 from ganzoo_stackgan.reference import REFERENCE_ABLATIONS
 from ganzoo_stackgan.stage1 import GeneratorOutput, Stage1Generator
