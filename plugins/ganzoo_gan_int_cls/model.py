@@ -24,9 +24,12 @@ class GanIntCls(GanModel):
         super().validate(config)
         require(config, positive_int=("caption_mean",), choices={"loss": LOSSES})
 
+    def build(self) -> None:
+        self.adv = AdversarialLoss(self.config["loss"])
+        super().build()
+
     def make_networks(self) -> tuple[nn.Module, nn.Module]:
         c = self.config
-        self.adv = AdversarialLoss(c["loss"])
         netD = Discriminator(self.text_dim, c["cond_dim"], c["ndf"], c["image_size"], c["residual"])
         return (Generator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"], c["residual"]),
                 add_spectral_norm(netD) if c["spectral_norm"] else netD)
