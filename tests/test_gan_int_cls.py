@@ -215,3 +215,20 @@ def test_spectral_norm_key_normalises_every_d_layer_and_no_g_layer(on):
         for m in layers:
             sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
             assert abs(float(sigma) - 1.0) < 0.05
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_d_batchnorm_key_removes_every_d_batchnorm_and_keeps_g_s(on):
+    from torch import nn
+
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d)
+    model = make(d_batchnorm=on, residual=True)
+    assert any(isinstance(m, norms) for m in model.netD.modules()) == on
+    assert any(isinstance(m, norms) for m in model.netG.modules())
+    # in training mode, without BN a sample's logit does not depend on the rest of its batch
+    model.netD.train()
+    size = TINY["image_size"]
+    images, text = torch.randn(4, 3, size, size), torch.randn(4, TEXT_DIM)
+    with torch.no_grad():
+        batch, alone = model.netD(images, text)[:2], model.netD(images[:2], text[:2])
+    assert torch.allclose(batch, alone, atol=1e-5) == (not on)

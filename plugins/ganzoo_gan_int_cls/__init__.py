@@ -39,10 +39,11 @@ What it implements (the paper, as the authors' Torch code main_cls_int.lua build
   convolution bias before each D and G step, so theirs never act.
 
 Deliberate deviations (all documented here, none silent)
-- Two keys that are not in the paper, off in its settings (``paper`` preset and defaults):
-  ``loss = "hinge"`` (D: relu(1 - real) + relu(1 + fake/wrong), G: -D(G)) and
-  ``spectral_norm = true`` (every D conv and linear layer, BN kept), shared building blocks of
-  ``ganzoo.nn`` that StackGAN's recipe also uses. The ``cpu`` preset says which it turns on and why.
+- Three keys that are not in the paper, off in its settings (``paper`` preset and defaults):
+  ``loss = "hinge"`` (D: relu(1 - real) + relu(1 + fake/wrong), G: -D(G)),
+  ``spectral_norm = true`` (every D conv and linear layer; BN kept unless the next key drops it),
+  shared building blocks of ``ganzoo.nn`` that StackGAN's recipe also uses, and
+  ``d_batchnorm = false`` (no BatchNorm anywhere in D, the text fc's included). The ``cpu`` preset says which it turns on and why.
 - Losses use BCE on logits (``ganzoo.nn.AdversarialLoss``, softplus form) instead of sigmoid +
   BCE: the same maths, numerically safer and allowed under autocast (fp16/bf16).
 - INT uses a fixed beta = 0.5 and pairs caption i with caption i - 1 (the authors: the first

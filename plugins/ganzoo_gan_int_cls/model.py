@@ -30,7 +30,8 @@ class GanIntCls(GanModel):
 
     def make_networks(self) -> tuple[nn.Module, nn.Module]:
         c = self.config
-        netD = Discriminator(self.text_dim, c["cond_dim"], c["ndf"], c["image_size"], c["residual"])
+        netD = Discriminator(self.text_dim, c["cond_dim"], c["ndf"], c["image_size"], c["residual"],
+                             c["d_batchnorm"])
         return (Generator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"], c["residual"]),
                 add_spectral_norm(netD) if c["spectral_norm"] else netD)
 

@@ -17,6 +17,8 @@ from torch import nn
 
 from ganzoo.nn import dcgan_init, level_widths, text_projection, tile
 
+Norm = Callable[[int], nn.Module]
+
 #: how many levels, from the 4x4 one up, carry a bottleneck branch (the authors' code: G 2, D 1)
 G_RESIDUAL_LEVELS, D_RESIDUAL_LEVELS = 2, 1
 
@@ -32,22 +34,27 @@ def leaky() -> nn.Module:
 class Bottleneck(nn.Module):
     """act(x + branch(x)), branch = conv1x1 (c -> c/4) BN act, conv3x3 (c/4) BN act, conv3x3 (-> c) BN."""
 
-    def __init__(self, channels: int, act: Callable[[], nn.Module]):
+    def __init__(self, channels: int, act: Callable[[], nn.Module], norm: Norm = nn.BatchNorm2d):
         super().__init__()
         mid = max(1, channels // 4)
         self.branch = nn.Sequential(
-            nn.Conv2d(channels, mid, 1, 1, 0, bias=False), nn.BatchNorm2d(mid), act(),
-            nn.Conv2d(mid, mid, 3, 1, 1, bias=False), nn.BatchNorm2d(mid), act(),
-            nn.Conv2d(mid, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
+            nn.Conv2d(channels, mid, 1, 1, 0, bias=False), norm(mid), act(),
+            nn.Conv2d(mid, mid, 3, 1, 1, bias=False), norm(mid), act(),
+            nn.Conv2d(mid, channels, 3, 1, 1, bias=False), norm(channels))
         self.act = act()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(x + self.branch(x))
 
 
-def activation(channels: int, act: Callable[[], nn.Module], residual: bool) -> nn.Module:
+def activation(channels: int, act: Callable[[], nn.Module], residual: bool, norm: Norm = nn.BatchNorm2d) -> nn.Module:
     """What follows a level's BN: the bottleneck (activation after the sum), or the activation."""
-    return Bottleneck(channels, act) if residual else act()
+    return Bottleneck(channels, act, norm) if residual else act()
+
+
+def no_norm(channels: int) -> nn.Module:
+    """Stands in for BatchNorm2d where D has none (``d_batchnorm = false``)."""
+    return nn.Identity()
 
 
 class Generator(nn.Module):
@@ -75,20 +82,23 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """D(x, t) -> one logit per sample: 4x4 stride-2 convs (LeakyReLU 0.2, BN from the second; a
     bottleneck at 4x4 with ``residual``); fc(t) + BN + LeakyReLU replicated 4x4 and concatenated;
-    1x1 conv + BN + LeakyReLU; 4x4 conv -> logit."""
+    1x1 conv + BN + LeakyReLU; 4x4 conv -> logit. ``batch_norm = False`` drops every BN (not the
+    authors': for a spectrally normalised D, where the batch statistics couple the samples)."""
 
-    def __init__(self, text_dim: int, cond_dim: int, ndf: int, image_size: int, residual: bool = True):
+    def __init__(self, text_dim: int, cond_dim: int, ndf: int, image_size: int, residual: bool = True,
+                 batch_norm: bool = True):
         super().__init__()
+        norm: Norm = nn.BatchNorm2d if batch_norm else no_norm
         widths = level_widths(ndf, image_size)[::-1]  # image_size/2 first, 4x4 last
         layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 4, 2, 1, bias=False), leaky()]
         for to_4x4, (c_in, c_out) in zip(range(len(widths) - 2, -1, -1), zip(widths, widths[1:])):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
-                       activation(c_out, leaky, residual and to_4x4 < D_RESIDUAL_LEVELS)]
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), norm(c_out),
+                       activation(c_out, leaky, residual and to_4x4 < D_RESIDUAL_LEVELS, norm)]
         self.image = nn.Sequential(*layers)
-        self.text = text_projection(text_dim, cond_dim, batch_norm=True)
+        self.text = text_projection(text_dim, cond_dim, batch_norm=batch_norm)
         top = widths[-1]
         self.joint = nn.Sequential(
-            nn.Conv2d(top + cond_dim, top, 1, 1, 0, bias=False), nn.BatchNorm2d(top), leaky(),
+            nn.Conv2d(top + cond_dim, top, 1, 1, 0, bias=False), norm(top), leaky(),
             nn.Conv2d(top, 1, 4, 1, 0, bias=False))
         dcgan_init(self, linear=False)
 
