@@ -117,6 +117,29 @@ def test_bound_decreases_on_a_fixed_batch(vocab):
     assert sum(losses[-5:]) < sum(losses[:5])
 
 
+@pytest.mark.parametrize("free", [0.0, 1e9])
+def test_free_nats_take_the_kl_pressure_off_glimpses_below_the_floor(vocab, free):
+    """The learned prior enters the objective only through the KL: under a floor no glimpse
+    reaches, its weights get no gradient and one Adam step leaves them unchanged."""
+    torch.manual_seed(0)
+    model = make(vocab, optimizer="adam", lr=0.01, free_nats=free)
+    images = torch.rand(4, 3, 8, 8) * 2 - 1
+    text = text_for(model, CAPTIONS)
+    prior = model.draw.prior.weight.detach().clone()
+    decoder = [p.detach().clone() for p in model.draw.decoder.parameters()]
+    torch.manual_seed(1)
+    out = model.train_step({"images": images, "text": text})
+    assert torch.equal(model.draw.prior.weight, prior) == (free > 0)
+    assert not all(torch.equal(a, b) for a, b in zip(model.draw.decoder.parameters(), decoder))
+    torch.manual_seed(0)
+    model_again = make(vocab, optimizer="adam", lr=0.01, free_nats=free)
+    torch.manual_seed(1)
+    with torch.no_grad():  # the logged loss is the bound before the step, whatever the objective
+        recon, kl = model_again.bound(images, text)
+    assert math.isclose(float(out["loss"]), float(recon + kl), rel_tol=1e-5)
+    assert math.isclose(float(out["kl"]), float(kl), rel_tol=1e-5)
+
+
 def test_kl_is_zero_when_posterior_equals_prior():
     from ganzoo_draw.nets import gaussian_kl
 

@@ -20,6 +20,9 @@ Facts follow the authors' Theano code (emansim/text2image); the code here is our
 - Loss: the negative variational bound in nats per image: pixel binary cross-entropy of
   sigmoid(c_T) against the image mapped to [0, 1] (summed over pixels and channels), plus
   the exact KL(q_t || p_t) summed over steps and dimensions; no weight, no annealing.
+  Optional, not the paper's (``free_nats`` > 0, default 0): "free bits" (Kingma et al.
+  2016), training on recon + sum_t max(free_nats, batch-mean KL_t) so that glimpses whose
+  KL is under the floor get no KL pressure; the logged ``loss`` and ``kl`` stay the bound.
 - Sampling (``generate``): z_t = mu_p + sigma_p eps_t from the learned prior, the image is
   sigmoid(c_T) (no pixel noise). ``sample_z`` gives the eps of all T steps flattened (T * z_dim).
 - Learned initial LSTM states (h0; cell states start at 0); canvas starts at ``canvas_init``.

@@ -28,6 +28,7 @@ class AlignDrawModel(GanzooModel):
         require(config, positive_int=POSITIVE_INTS, at_least={"image_size": 4}, choices={"optimizer": OPTIMIZERS},
                 positive=("init_std",))
         require(config, non_negative=("grad_clip",), why="0: no clipping")
+        require(config, non_negative=("free_nats",), why="0: the plain bound")
         for key in ("read_n", "write_n"):
             if not isinstance(config[key], int) or not 2 <= config[key] <= config["image_size"]:
                 raise UsageError(f"{key} (attention grid) must be an integer in 2..image_size, got {config[key]!r}")
@@ -63,10 +64,15 @@ class AlignDrawModel(GanzooModel):
         return recon.mean(), kl.mean()
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        recon, kl = self.bound(batch["images"], batch["text"])
-        loss = recon + kl
+        text = batch["text"]
+        recon, kl_steps = self.draw((batch["images"] + 1) / 2, text.tokens, text.mask, per_step=True)
+        recon, kl_steps = recon.mean(), kl_steps.mean(0)
+        kl = kl_steps.sum()
+        loss = recon + kl  # the negative bound, logged as "loss" whatever the objective
+        free = float(self.config["free_nats"])
+        objective = recon + kl_steps.clamp(min=free).sum() if free > 0 else loss
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         clip = float(self.config["grad_clip"])
         if clip > 0:  # per tensor, as the authors' update does (not one global norm)
             for p in self.draw.parameters():

@@ -154,15 +154,16 @@ class AlignDraw(nn.Module):
 
     # ---- the variational bound --------------------------------------------------------------
     def forward(self, images01: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
-                return_alignments: bool = False):
-        """(reconstruction nats (B,), KL nats (B,)[, alignments (B, T, L)]) for images in [0, 1]."""
+                return_alignments: bool = False, per_step: bool = False):
+        """(reconstruction nats (B,), KL nats (B,)[, alignments (B, T, L)]) for images in [0, 1];
+        with ``per_step`` the KL comes as (B, T), one column per glimpse."""
         b = images01.shape[0]
         caption = self._caption(tokens, mask)
         h_dec, c_dec, canvas = self._start(b, images01)
         h_enc = self.h0_enc.expand(b, -1).to(images01.dtype)
         c_enc = torch.zeros_like(h_enc)
         x = images01.float()
-        kl = x.new_zeros(b)
+        kls = []
         mu_p = logvar_p = None
         alignments = []
         for _ in range(self.steps):
@@ -176,11 +177,12 @@ class AlignDraw(nn.Module):
             z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
             if mu_p is None:  # step 1: the prior is N(0, I)
                 mu_p, logvar_p = torch.zeros_like(mu), torch.zeros_like(logvar)
-            kl = kl + gaussian_kl(mu, logvar, mu_p.float(), logvar_p.float())
+            kls.append(gaussian_kl(mu, logvar, mu_p.float(), logvar_p.float()))
             h_dec, c_dec = self.decoder(torch.cat([z.to(s.dtype), s], 1), (h_dec, c_dec))
             mu_p, logvar_p = self._prior_params(h_dec)
             canvas = self._write(canvas, h_dec)
         recon = F.binary_cross_entropy_with_logits(canvas, x, reduction="none").flatten(1).sum(1)
+        kl = torch.stack(kls, 1) if per_step else torch.stack(kls, 1).sum(1)
         if return_alignments:
             return recon, kl, (torch.stack(alignments, 1) if self.align else None)
         return recon, kl
