@@ -256,6 +256,22 @@ def test_ebgan_margin_is_a_hinge_on_fake_energy(registry):
     assert torch.allclose(tiny_margin["loss_d"], tiny_margin["energy_real"])
 
 
+def test_ebgan_projection_score_is_pooled_image_features_dot_projected_text(registry):
+    """The real autoencoder's match score, recomputed from its encoder's 4x4 features by hand."""
+    model = make(registry, "ebgan", projection_weight=0.5)
+    assert make(registry, "ebgan").netD.match is None  # off by default: the paper's energy
+    batch = random_batch()
+    netD = model.netD.eval()
+    with torch.no_grad():
+        _, _, match = netD(batch["images"], batch["text"])
+        h = netD.encoder(batch["images"])  # (B, C, 4, 4)
+        w = netD.match.weight  # (C, text_dim)
+        by_hand = torch.tensor([sum(float(h[i, c].sum()) * float(w[c] @ batch["text"][i]) for c in range(h.shape[1]))
+                               for i in range(len(h))])
+    assert torch.allclose(match, by_hand.float(), atol=1e-4)
+    assert not torch.allclose(match, netD(batch["images"], batch["text"].roll(1, 0))[2])  # depends on the caption
+
+
 @pytest.mark.parametrize("cls", [True, False])
 def test_ebgan_cls_switch(registry, cls):
     model = make(registry, "ebgan", cls=cls)

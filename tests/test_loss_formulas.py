@@ -371,6 +371,9 @@ OFFSETS = {"real/right": torch.tensor([0.1, 0.2, 0.3, 0.4]),
            "fake/right": torch.tensor([0.3, 0.5, 0.8, 1.1])}       # energies 0.09, 0.25, 0.64, 1.21
 CODES = torch.tensor([[1.0, 0.0, 2.0, -1.0], [0.5, 0.5, -1.0, 2.0], [3.0, -1.0, 0.0, 0.5],
                       [-2.0, 1.0, 1.0, 1.0]]).view(N, 4, 1, 1)
+MATCH = {"real/right": torch.tensor([2.0, 1.0, -0.5, 3.0]),  # projection scores (projection_weight > 0)
+         "real/wrong": torch.tensor([-2.0, 0.5, -1.0, 0.0]),
+         "fake/right": torch.tensor([-1.0, 0.5, 2.0, -0.5])}
 
 
 class StubEnergyD(nn.Module):
@@ -381,23 +384,29 @@ class StubEnergyD(nn.Module):
     def forward(self, images, text):
         offset = OFFSETS[self.kinds(images, text)].view(-1, 1, 1, 1)
         recon = images + offset + self.anchor
-        return recon, CODES + 0.0 * images.float().mean() + self.anchor
+        match = MATCH[self.kinds(images, text)] + self.anchor
+        return recon, CODES + 0.0 * images.float().mean() + self.anchor, match
 
 
-def energies(kind: str) -> list[float]:
-    return [x * x for x in _floats(OFFSETS[kind])]
+def energies(kind: str, projection_weight: float = 0.0) -> list[float]:
+    """Squared offset (the MSE of a reconstruction off by it everywhere), plus the weighted
+    matching penalty -log sigmoid(match), written out."""
+    return [x * x + projection_weight * -math.log(1 / (1 + math.exp(-m)))
+            for x, m in zip(_floats(OFFSETS[kind]), _floats(MATCH[kind]))]
 
 
-@pytest.mark.parametrize("cls, pull_away, margin, lambda_pt", [
-    (False, True, 0.5, 0.1), (True, True, 0.5, 0.3), (False, False, 0.7, 0.1), (True, False, 0.2, 0.1)])
-def test_ebgan_losses(cls, pull_away, margin, lambda_pt):
+@pytest.mark.parametrize("cls, pull_away, margin, lambda_pt, projection_weight", [
+    (False, True, 0.5, 0.1, 0.0), (True, True, 0.5, 0.3, 0.0), (False, False, 0.7, 0.1, 0.0),
+    (True, False, 0.2, 0.1, 0.0), (True, True, 0.5, 0.1, 0.2), (False, True, 0.5, 0.1, 0.1)])
+def test_ebgan_losses(cls, pull_away, margin, lambda_pt, projection_weight):
     """D: E(real) + [m - E(fake)]^+ (with CLS: + the wrong pairs' hinge, the two averaged);
-    G: E(G(z)) + lambda_pt * PT."""
-    model = _model("ebgan", cls=cls, pull_away=pull_away, margin=margin, lambda_pt=lambda_pt)
+    G: E(G(z)) + lambda_pt * PT; E = MSE (+ projection_weight * softplus(-match))."""
+    model = _model("ebgan", cls=cls, pull_away=pull_away, margin=margin, lambda_pt=lambda_pt,
+                   projection_weight=projection_weight)
     batch = _batch(16)
     model.netD = StubEnergyD(PairKinds(batch))
     losses = model.train_step(batch)
-    e_real, e_fake, e_wrong = energies("real/right"), energies("fake/right"), energies("real/wrong")
+    e_real, e_fake, e_wrong = (energies(kind, projection_weight) for kind in ("real/right", "fake/right", "real/wrong"))
     hinge_fake = _mean(max(0.0, margin - e) for e in e_fake)
     hinge_wrong = _mean(max(0.0, margin - e) for e in e_wrong)
     assert 0 < hinge_fake and any(e > margin for e in e_fake)  # the hinge is active for some, not all

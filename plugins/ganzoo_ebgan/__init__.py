@@ -38,6 +38,12 @@ Deliberate deviations and choices (the paper is unconditional)
   L_D = D(x, t) + 0.5 * (max(0, m - D(G(z, t), t)) + max(0, m - D(x, t_wrong))), wrong
   captions made by shifting the batch one place (as StackGAN does; GAN-INT-CLS draws another
   sample's differing caption instead).
+- Optional projection term (``projection_weight = w > 0``, off by default; not in the
+  paper): the energy becomes D(x, t) = MSE + w * softplus(-s(x, t)), with the projection
+  score s(x, t) = <sum-pooled 4x4 encoder features of x, W t> (W: a linear map of the
+  caption, no bias). The term is never negative, so the energy stays bounded below and the
+  margin loss keeps its meaning; it gives the autoencoder a direct reason to tell matching
+  from mismatched pairs (the reconstruction error of a small object barely moves the MSE).
 - Optional autoencoder pre-training (``pretrain_d_steps = N``, 0 = off): the EBGAN paper
   pre-trains the autoencoder on real data alone. The first N training steps update only the
   autoencoder, minimising the real energy mean_i D(x_i, t_i) (no generator, no hinge); they

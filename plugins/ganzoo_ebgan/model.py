@@ -10,7 +10,7 @@ from torch import nn
 
 from ganzoo.errors import UsageError
 from ganzoo.nn import GanModel, TextDCGANGenerator, frozen, require
-from ganzoo_ebgan.nets import EnergyAutoencoder, energy, pull_away
+from ganzoo_ebgan.nets import EnergyAutoencoder, energy, matching_penalty, pull_away
 
 
 class Ebgan(GanModel):
@@ -21,18 +21,24 @@ class Ebgan(GanModel):
 
     def validate(self, config: dict[str, Any]) -> None:
         super().validate(config)
-        require(config, positive_int=("code_dim",), positive=("margin",), non_negative=("lambda_pt",),
+        require(config, positive_int=("code_dim",), positive=("margin",), non_negative=("lambda_pt", "projection_weight"),
                 non_negative_int=("pretrain_d_steps",))
 
     def make_networks(self) -> tuple[nn.Module, nn.Module]:
         c = self.config
         return (TextDCGANGenerator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"]),
-                EnergyAutoencoder(self.text_dim, c["cond_dim"], c["ndf"], c["code_dim"], c["image_size"]))
+                EnergyAutoencoder(self.text_dim, c["cond_dim"], c["ndf"], c["code_dim"], c["image_size"],
+                                  projection=c["projection_weight"] > 0))
 
     def energy(self, images: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(per-sample energy, code) of image/caption pairs under the current autoencoder."""
-        recon, code = self.netD(images, text)
-        return energy(recon, images), code
+        """(per-sample energy, code) of image/caption pairs under the current autoencoder:
+        reconstruction MSE, plus ``projection_weight`` * softplus(-match) when that is > 0."""
+        recon, code, match = self.netD(images, text)
+        e = energy(recon, images)
+        weight = float(self.config["projection_weight"])
+        if weight > 0:
+            e = e + weight * matching_penalty(match)
+        return e, code
 
     #: training steps taken so far (drives the optional autoencoder pre-training; saved with the model)
     steps_done: int = 0

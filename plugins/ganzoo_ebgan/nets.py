@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ganzoo.nn import dcgan_init, down_layers, level_widths, text_projection, tile, up_layers
 
@@ -16,12 +17,16 @@ from ganzoo.nn import dcgan_init, down_layers, level_widths, text_projection, ti
 class EnergyAutoencoder(nn.Module):
     """The discriminator: encode (image, text) to a 4x4 code, decode (code, text) to an image.
 
-    ``forward`` returns (reconstruction, code); the energy is the reconstruction error.
+    ``forward`` returns (reconstruction, code, match); the energy is the reconstruction error
+    (plus, with ``projection``, a penalty on ``match``, the projection score of the pair:
+    <sum-pooled 4x4 image features, linear(text)>; None without it).
     """
 
-    def __init__(self, text_dim: int, cond_dim: int, ndf: int, code_dim: int, image_size: int):
+    def __init__(self, text_dim: int, cond_dim: int, ndf: int, code_dim: int, image_size: int,
+                 projection: bool = False):
         super().__init__()
         widths = level_widths(ndf, image_size)
+        self.match = nn.Linear(text_dim, widths[0], bias=False) if projection else None
         self.encoder = nn.Sequential(*down_layers(widths[::-1]))  # image_size/2 first, 4x4 last
         self.encoder_text = text_projection(text_dim, cond_dim, batch_norm=True, bias=False)
         self.to_code = nn.Conv2d(widths[0] + cond_dim, code_dim, 1)
@@ -31,16 +36,23 @@ class EnergyAutoencoder(nn.Module):
             nn.ReLU(True), *up_layers(widths[0], widths))
         dcgan_init(self)
 
-    def forward(self, images: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         h = self.encoder(images)
         code = self.to_code(torch.cat([h, tile(self.encoder_text(text), h)], dim=1))
         recon = self.decoder(torch.cat([code, tile(self.decoder_text(text), code)], dim=1))
-        return recon, code
+        match = None if self.match is None else (h.sum(dim=(2, 3)) * self.match(text)).sum(1)
+        return recon, code, match
 
 
 def energy(recon: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Per-sample reconstruction MSE, mean over channels and pixels (float32)."""
     return (recon.float() - images.float()).pow(2).mean(dim=(1, 2, 3))
+
+
+def matching_penalty(match: torch.Tensor) -> torch.Tensor:
+    """softplus(-match) = -log sigmoid(match): near 0 for a pair the projection calls matching,
+    growing for one it calls mismatched; never negative, so the energy stays bounded below (float32)."""
+    return F.softplus(-match.float())
 
 
 def pull_away(code: torch.Tensor) -> torch.Tensor:
