@@ -1,9 +1,17 @@
-"""Peak memory of the process: CUDA max allocated on GPU, peak resident set size on CPU.
+"""Peak memory of the process: CUDA max allocated on GPU, peak anonymous resident memory on CPU.
 
-On Linux the CPU figure is ``VmHWM`` from ``/proc/self/status``: the high-water mark of
-this process image alone. ``ru_maxrss`` is not used there because a process started by
-fork + exec (every bench worker) inherits its parent's peak in ``ru_maxrss``, so a worker
-started by a large parent would report the parent's peak instead of its own.
+On Linux the CPU figure is the peak of this process's *anonymous* resident memory (the heap,
+tensors, Python objects: ``/proc/self/statm`` resident minus shared), sampled every
+:data:`SAMPLE_INTERVAL_S` on a daemon thread. It leaves out the file-backed pages (the code of
+torch's and CUDA's shared libraries, ~400-550 MB here), which are shared between processes and
+whose resident count depends on the page cache, not on the run: the same run gave peak
+resident sets 240 MB apart in a fresh clone right after ``pip install`` and in an older one,
+with the same anonymous peak (reports/bench/README.md). It is the CPU counterpart of the GPU
+figure, which counts tensors and not the CUDA context. Spikes shorter than the interval can be
+missed; a training step's peak recurs every step, so it is not. ``VmHWM`` (the exact high-water
+mark of the whole resident set, shared library pages included) is still read for provenance
+and for workers watched from outside (:func:`process_peak_rss_mb`). ``ru_maxrss`` is not used:
+a process started by fork + exec (every bench worker) inherits its parent's peak in it.
 
 Between a run's training and its evaluation the bench calls :func:`release_free_memory`:
 glibc keeps memory that training freed resident, in amounts that depend on the run's
@@ -15,10 +23,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 import resource
 import sys
-
-import torch
+import threading
+import time
+from typing import Any
 
 
 def _status_kib(field: str, pid: int | str = "self") -> int | None:
@@ -72,13 +82,85 @@ def peak_rss_measure() -> str:
     return "peak resident set size of this process (ru_maxrss)"
 
 
+#: how often the anonymous-memory sampler looks (seconds)
+SAMPLE_INTERVAL_S = 0.01
+
+
+def anon_rss_mb() -> float | None:
+    """Anonymous resident memory of this process now, in MiB (statm resident - shared; Linux only)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            fields = fh.read().split()
+        return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _AnonPeak:
+    """The largest :func:`anon_rss_mb` seen by a daemon thread that samples it every interval."""
+
+    def __init__(self, interval_s: float):
+        self.interval_s, self.peak = interval_s, 0.0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._loop, name="ganzoo-anon-peak", daemon=True).start()
+
+    def sample(self) -> float:
+        now = anon_rss_mb() or 0.0
+        with self._lock:
+            self.peak = max(self.peak, now)
+            return self.peak
+
+    def _loop(self) -> None:
+        while True:
+            self.sample()
+            time.sleep(self.interval_s)
+
+
+_sampler: _AnonPeak | None = None
+_sampler_lock = threading.Lock()
+
+
+def start_peak_sampler() -> bool:
+    """Start this process's anonymous-memory sampler (once; later calls do nothing). False where
+    there is no ``/proc/self/statm`` (not Linux): the CPU figure is then the peak RSS."""
+    global _sampler
+    with _sampler_lock:
+        if _sampler is None and anon_rss_mb() is not None:
+            _sampler = _AnonPeak(SAMPLE_INTERVAL_S)
+    return _sampler is not None
+
+
+def process_peak_mb() -> float | None:
+    """This process's peak memory on CPU, MiB: the sampled anonymous peak since the sampler
+    started (a sample is also taken now), else the peak resident set (:func:`process_peak_rss_mb`)."""
+    if _sampler is not None:
+        return _sampler.sample()
+    return process_peak_rss_mb()
+
+
+def peak_measure() -> str:
+    """How :func:`process_peak_mb` measures, for provenance tables."""
+    if _sampler is not None:
+        return (f"peak anonymous resident memory of this process (heap and tensors, not shared library pages), "
+                f"sampled every {SAMPLE_INTERVAL_S * 1000:g} ms; each bench run is its own process")
+    return peak_rss_measure()
+
+
 class PeakMemory:
-    def __init__(self, device: str | torch.device):
+    """A training loop's peak: CUDA max allocated since it began, or the process's CPU peak."""
+
+    def __init__(self, device: Any):
+        import torch  # here, so that the CLI can start the sampler without importing torch
+
         self.device = torch.device(device)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            start_peak_sampler()
 
     def peak_mb(self) -> float:
+        import torch
+
         if self.device.type == "cuda":
             return torch.cuda.max_memory_allocated(self.device) / 2**20
-        return process_peak_rss_mb()
+        return process_peak_mb()

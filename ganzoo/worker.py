@@ -470,6 +470,9 @@ def _work(run_dir: Path) -> int:
         limit = int(float(limit_mb) * (1 << 20))
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
         print(f"memory limit {float(limit_mb):g} MB (RLIMIT_DATA)", flush=True)
+    from ganzoo.memory import start_peak_sampler
+
+    start_peak_sampler()  # the run's CPU peak memory counts from the worker's start
     # 0: decided by whoever started this worker (a SLURM job sets OMP_NUM_THREADS from its cores)
     threads = int(task.get("threads") or 0) or int(os.environ.get("OMP_NUM_THREADS", "") or 0) or 1
 

@@ -58,3 +58,36 @@ def test_bench_releases_memory_between_training_and_evaluation(tmp_path, monkeyp
     row = run_one(plan, plan.specs[0])
     assert row["status"] in ("ok", "collapsed"), row.get("reason")  # 2 steps: scored either way
     assert calls == ["release", "evaluate"]
+
+
+_FILE_VS_ANON = """
+import mmap, sys, time
+from ganzoo.memory import process_peak_mb, process_peak_rss_mb, start_peak_sampler
+assert start_peak_sampler()
+time.sleep(0.05)
+base, base_hwm = process_peak_mb(), process_peak_rss_mb()
+with open(sys.argv[1], "rb") as fh:  # 300 MiB of a file, read through a mapping: file-backed pages
+    mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    total = sum(mapped[i] for i in range(0, len(mapped), 4096))
+    file_hwm, file_peak = process_peak_rss_mb(), process_peak_mb()
+    mapped.close()
+held = bytearray(300 << 20)  # 300 MiB of the heap, touched, held for a while, then freed
+for i in range(0, len(held), 4096):
+    held[i] = 1
+time.sleep(0.3)
+del held
+print(file_hwm - base_hwm, file_peak - base, process_peak_mb() - base)
+"""
+
+
+def test_cpu_peak_counts_the_heap_not_mapped_file_pages(tmp_path):
+    """Shared-library and other file pages raise VmHWM by what the page cache holds; the CPU
+    figure leaves them out, and the sampler catches a heap peak that is gone when asked."""
+    data = tmp_path / "blob"
+    data.write_bytes(b"\x01" * (300 << 20))
+    out = subprocess.run([sys.executable, "-c", _FILE_VS_ANON, str(data)], capture_output=True, text=True,
+                         check=True).stdout
+    file_hwm_rise, file_peak_rise, heap_peak_rise = map(float, out.split())
+    assert file_hwm_rise > 250, out  # the mapping did become resident
+    assert file_peak_rise < 30, out  # ... and is not counted
+    assert heap_peak_rise > 250, out  # the freed 300 MiB were seen while held

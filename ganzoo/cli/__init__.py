@@ -78,6 +78,9 @@ def cli():
       ganzoo train --model stackgan --preset cpu   train one model
       ganzoo sample --checkpoint RUN "a red circle" -o grid.png
     """
+    from ganzoo.memory import start_peak_sampler
+
+    start_peak_sampler()  # CPU peak memory of what this process runs (train, eval) counts from here
 
 
 def _add_commands() -> None:

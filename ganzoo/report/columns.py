@@ -303,7 +303,7 @@ def legend(runs: pd.DataFrame, columns: list[str]) -> str:
     costs = {
         TRAIN: "training images per second (per phase where the model trains in phases)",
         SAMPLE: "generated images per second after warm-up",
-        MEMORY: "peak memory (CUDA max allocated on GPU, peak resident set of the process on CPU)",
+        MEMORY: "peak memory (CUDA max allocated on GPU, peak anonymous resident memory of the run's process on CPU)",
     }
     if any(c == TRAIN or c.startswith(TRAIN + ".") for c in columns):
         parts.append(f"train img/s: {costs[TRAIN]}")

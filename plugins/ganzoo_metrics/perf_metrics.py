@@ -73,7 +73,7 @@ class SampleThroughput(Metric):
 
 class PeakMemory(Metric):
     name = "peak-memory"
-    description = "Peak memory in MB: CUDA max allocated on GPU, peak RSS of the process on CPU"
+    description = "Peak memory in MB: CUDA max allocated on GPU, the process's peak anonymous memory on CPU"
 
     def compute(self, ctx, shared):
         values, info = {}, {"device": device_name(ctx.device), "dtype": _dtype(ctx.model),
@@ -82,10 +82,11 @@ class PeakMemory(Metric):
             values[self.name] = torch.cuda.max_memory_allocated(torch.device(ctx.device)) / 2**20
             info["measure"] = "torch.cuda.max_memory_allocated since process start or last reset"
         else:
-            from ganzoo.memory import peak_rss_measure, process_peak_rss_mb
+            from ganzoo.memory import peak_measure, process_peak_mb, process_peak_rss_mb
 
-            values[self.name] = process_peak_rss_mb()  # this run's process only (VmHWM on Linux)
-            info["measure"] = peak_rss_measure()
+            values[self.name] = process_peak_mb()  # this run's process only (its sampled anonymous peak on Linux)
+            info["measure"] = peak_measure()
+            info["peak_rss_mb"] = process_peak_rss_mb()  # VmHWM: shared library pages included, page-cache dependent
         train = (ctx.train_stats or {}).get("peak_memory_mb")
         if train is not None:
             values[f"{self.name}.train"] = float(train)
