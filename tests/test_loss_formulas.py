@@ -328,7 +328,7 @@ class StubGanIntClsD(nn.Module):
 def test_gan_int_cls_losses(cls, interp):
     """D: real/right -> 1, fake -> 0, (CLS) real/wrong -> 0 with the fake and wrong terms
     averaged; G: fake -> 1, (INT) interpolated-caption fake -> 1, added."""
-    model = _model("gan-int-cls", cls=cls, int=interp)
+    model = _model("gan-int-cls", cls=cls, int=interp, loss="bce")  # the paper's loss (the cpu preset's is hinge)
     batch = _batch(16)
     model.netD = StubGanIntClsD(PairKinds(batch))
     losses = model.train_step(batch)
