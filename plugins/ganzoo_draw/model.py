@@ -58,15 +58,14 @@ class AlignDrawModel(GanzooModel):
         """Noise per sample: one z_dim vector per step, flattened (T * z_dim)."""
         return int(self.config["steps"]) * int(self.config["z_dim"])
 
-    def bound(self, images: torch.Tensor, text) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batch means of the two terms of the negative variational bound (nats per image)."""
-        recon, kl = self.draw((images + 1) / 2, text.tokens, text.mask)
-        return recon.mean(), kl.mean()
+    def bound(self, images: torch.Tensor, text, per_step: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch means of the two terms of the negative variational bound (nats per image);
+        with ``per_step`` the KL term comes as (T,), one batch mean per glimpse."""
+        recon, kl = self.draw((images + 1) / 2, text.tokens, text.mask, per_step=per_step)
+        return recon.mean(), kl.mean(0)
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        text = batch["text"]
-        recon, kl_steps = self.draw((batch["images"] + 1) / 2, text.tokens, text.mask, per_step=True)
-        recon, kl_steps = recon.mean(), kl_steps.mean(0)
+        recon, kl_steps = self.bound(batch["images"], batch["text"], per_step=True)
         kl = kl_steps.sum()
         loss = recon + kl  # the negative bound, logged as "loss" whatever the objective
         free = float(self.config["free_nats"])

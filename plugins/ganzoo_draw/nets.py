@@ -182,7 +182,9 @@ class AlignDraw(nn.Module):
             mu_p, logvar_p = self._prior_params(h_dec)
             canvas = self._write(canvas, h_dec)
         recon = F.binary_cross_entropy_with_logits(canvas, x, reduction="none").flatten(1).sum(1)
-        kl = torch.stack(kls, 1) if per_step else torch.stack(kls, 1).sum(1)
+        kl = torch.stack(kls, 1)
+        if not per_step:
+            kl = kl.sum(1)
         if return_alignments:
             return recon, kl, (torch.stack(alignments, 1) if self.align else None)
         return recon, kl
