@@ -245,8 +245,10 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     conditioner = Conditioner.load(text_path, spec)
     from ganzoo.conditioning import model_kwargs, run_vocabulary  # word-level models get their vocabulary
 
+    # keys the model gained after this run was trained take their defaults, which keep the old behaviour
+    config = {**model_cls.defaults_and_presets()[0], **record["config"]}
     try:
-        model = model_cls(record["config"], text_dim=conditioner.dim, device=device,
+        model = model_cls(config, text_dim=conditioner.dim, device=device,
                           **model_kwargs(model_cls, run_vocabulary(run_dir, model_cls)))
     except (UsageError, KeyError, TypeError, ValueError) as exc:  # config edited or truncated by hand
         what = f"config key {exc}" if isinstance(exc, KeyError) else str(exc)

@@ -41,6 +41,18 @@ def test_train_writes_run_and_respects_step_budget(tmp_path):
     assert run.model.config["ngf"] == 4 and not any(n.training for n in run.model.networks().values())
 
 
+def test_a_run_trained_before_a_key_existed_loads_with_that_keys_default(tmp_path):
+    # before the key existed, D always had BatchNorm: the key's default (true) keeps that behaviour
+    train(tiny_spec(steps=2, overrides=dict(TINY, d_batchnorm="true")), tmp_path / "run", device="cpu",
+          progress=False)
+    path = tmp_path / "run" / "run.json"
+    record = json.loads(path.read_text())
+    assert record["config"].pop("d_batchnorm") is True
+    path.write_text(json.dumps(record))
+    run = load_run(tmp_path / "run")  # as a run from before the key was added
+    assert run.model.config["d_batchnorm"] is True and run.model.config["ngf"] == 4
+
+
 def test_images_budget_and_epochs(tmp_path):
     r = train(tiny_spec(images_budget=20), tmp_path / "a", device="cpu", progress=False)
     assert r.steps == 3  # ceil(20 / 8)
