@@ -15,7 +15,13 @@ a process started by fork + exec (every bench worker) inherits its parent's peak
 
 Between a run's training and its evaluation the bench calls :func:`release_free_memory`:
 glibc keeps memory that training freed resident, in amounts that depend on the run's
-history, and the evaluation's peak would sit on top of that leftover.
+history, and the evaluation's peak would sit on top of that leftover. It also pins glibc's
+mmap threshold at its initial 128 KiB. Left dynamic, the threshold rises to the size of the
+largest mapped block freed so far, so after training the evaluation's mid-sized buffers came
+from the heap, fragmented it and crept up batch after batch of the Inception pass: the same
+ebgan evaluation peaked anywhere from 1,861 to 2,381 MB after training, and at 1,881 MB in a
+fresh process (reports/bench/README.md). Pinned, every block of 128 KiB or more is mapped and
+unmapped whole, and the evaluation after training peaked at 1,855 MB.
 """
 
 from __future__ import annotations
@@ -53,20 +59,26 @@ def process_peak_rss_mb(pid: int | None = None) -> float | None:
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
 
+#: glibc's mallopt parameter number for the mmap threshold, and the threshold's initial value
+M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
+
+
 def release_free_memory() -> bool:
-    """Collect garbage and hand memory the C allocator holds free back to the system
-    (``malloc_trim(0)``, glibc only). True if the trim ran; the peak so far is unchanged."""
+    """Collect garbage, hand memory the C allocator holds free back to the system
+    (``malloc_trim(0)``) and pin its mmap threshold at 128 KiB (``mallopt``), glibc only.
+    True if both ran; the peak so far is unchanged."""
     gc.collect()
     if sys.platform != "linux":
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        trim, mallopt = libc.malloc_trim, libc.mallopt
     except (OSError, AttributeError):  # not glibc (e.g. musl)
         return False
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     trim(0)
-    return True
+    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
 
 
 def current_rss_mb() -> float | None:

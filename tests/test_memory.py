@@ -41,6 +41,34 @@ def test_release_free_memory_returns_freed_heap_pages():
     assert float(dropped) > 150, out  # the ~200 MiB freed but still resident is handed back
 
 
+# glibc marks a chunk served by its own mapping with bit 2 of the size word just before it.
+_THRESHOLD = """
+import ctypes, ctypes.util
+from ganzoo.memory import release_free_memory
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def mapped(size):
+    p = libc.malloc(size)
+    flag = bool(ctypes.c_size_t.from_address(p - ctypes.sizeof(ctypes.c_size_t)).value & 2)
+    libc.free(p)
+    return flag
+first = mapped(8 << 20)         # above the initial threshold: mapped; freeing it raises the threshold
+raised = mapped(4 << 20)        # now below it: from the heap
+ran = release_free_memory()
+print(first, raised, ran, mapped(4 << 20), mapped(256 << 10))
+"""
+
+
+def test_release_free_memory_pins_the_mmap_threshold():
+    out = subprocess.run([sys.executable, "-c", _THRESHOLD], capture_output=True, text=True, check=True).stdout
+    first, raised, ran, after, small = out.split()
+    assert (first, raised) == ("True", "False"), out  # glibc's dynamic threshold did rise
+    assert ran == "True"
+    assert (after, small) == ("True", "True"), out  # after the release, mid-sized blocks are mapped again
+
+
 def test_bench_releases_memory_between_training_and_evaluation(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr("ganzoo.bench_run.release_free_memory", lambda: calls.append("release"))

@@ -28,6 +28,7 @@ def command(run_dir, metrics, preset, samples, batch_size, split, inception_weig
     from ganzoo.checkpoint import atomic_write_text
     from ganzoo.env import resolve_device
     from ganzoo.errors import UsageError
+    from ganzoo.memory import release_free_memory
     from ganzoo.metrics import EvalContext, evaluate
     from ganzoo.runs import load_run
 
@@ -44,6 +45,7 @@ def command(run_dir, metrics, preset, samples, batch_size, split, inception_weig
                       dataset_name=run.spec.dataset, num_samples=n, batch_size=bs, seed=seed, device=device,
                       inception_weights=Path(inception_weights) if inception_weights else None,
                       train_stats=run.train_stats)
+    release_free_memory()  # the allocator state a bench's evaluation starts from (ganzoo.memory)
     result = evaluate(ctx, names)
     for k, v in sorted(result["values"].items()):
         click.echo(f"{k:40s} {v:.6g}" if isinstance(v, (int, float)) and v is not None else f"{k:40s} {v}")
