@@ -19,9 +19,9 @@ history, and the evaluation's peak would sit on top of that leftover. It also pi
 mmap threshold at its initial 128 KiB. Left dynamic, the threshold rises to the size of the
 largest mapped block freed so far, so after training the evaluation's mid-sized buffers came
 from the heap, fragmented it and crept up batch after batch of the Inception pass: the same
-ebgan evaluation peaked anywhere from 1,861 to 2,381 MB after training, and at 1,881 MB in a
+ebgan run peaked anywhere from 1,861 to 2,381 MB over six runs, its evaluation at 1,881 MB in a
 fresh process (reports/bench/README.md). Pinned, every block of 128 KiB or more is mapped and
-unmapped whole, and the evaluation after training peaked at 1,855 MB.
+unmapped whole: in `make bench` and alone, ebgan's whole run peaked at 1,844 and 1,843 MB.
 """
 
 from __future__ import annotations
