@@ -14,15 +14,19 @@ from ganzoo.runs import RunSpec
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc_trim, /proc")
 
-# Small blocks come from the malloc heap (below glibc's mmap threshold); the last one stays alive, so
-# the freed blocks below it cannot be trimmed off the top of the heap by free() itself.
-_FRAGMENT = """
+# libc's malloc and free, callable from a subprocess's script
+_LIBC = """
 import ctypes, ctypes.util
-from ganzoo.memory import current_rss_mb, release_free_memory
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
+"""
+
+# Small blocks come from the malloc heap (below glibc's mmap threshold); the last one stays alive, so
+# the freed blocks below it cannot be trimmed off the top of the heap by free() itself.
+_FRAGMENT = _LIBC + """
+from ganzoo.memory import current_rss_mb, release_free_memory
 blocks = [libc.malloc(64 * 1024) for _ in range(3200)]  # 200 MiB
 for b in blocks:
     ctypes.memset(b, 1, 64 * 1024)
@@ -42,13 +46,8 @@ def test_release_free_memory_returns_freed_heap_pages():
 
 
 # glibc marks a chunk served by its own mapping with bit 2 of the size word just before it.
-_THRESHOLD = """
-import ctypes, ctypes.util
+_THRESHOLD = _LIBC + """
 from ganzoo.memory import release_free_memory
-libc = ctypes.CDLL(ctypes.util.find_library("c"))
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
 def mapped(size):
     p = libc.malloc(size)
     flag = bool(ctypes.c_size_t.from_address(p - ctypes.sizeof(ctypes.c_size_t)).value & 2)
