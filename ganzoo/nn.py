@@ -150,6 +150,20 @@ def tile(features: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return features[:, :, None, None].expand(-1, -1, like.shape[2], like.shape[3])
 
 
+class ProjectionLogits(nn.Module):
+    """The ``d_cond=projection`` variant (Miyato & Koyama 2018): psi(h) + <embed(cond), h>,
+    h = sum-pooled features. A stronger conditioning signal than concatenation."""
+
+    def __init__(self, channels: int, c_dim: int):
+        super().__init__()
+        self.linear = nn.Linear(channels, 1)
+        self.embed = nn.Linear(c_dim, channels, bias=False)
+
+    def forward(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = features.sum(dim=(2, 3))
+        return self.linear(h).view(-1) + (self.embed(cond) * h).sum(1)
+
+
 class TextDCGANGenerator(nn.Module):
     """G(z, t): text_projection(t) concatenated with z -> 4x4 transposed conv (BN, ReLU) to
     8 * ngf channels -> :func:`up_layers` to a tanh image. DCGAN-initialised."""

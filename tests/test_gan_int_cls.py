@@ -232,3 +232,27 @@ def test_d_batchnorm_key_removes_every_d_batchnorm_and_keeps_g_s(on):
     with torch.no_grad():
         batch, alone = model.netD(images, text)[:2], model.netD(images[:2], text[:2])
     assert torch.allclose(batch, alone, atol=1e-5) == (not on)
+
+
+def test_d_cond_projection_scores_psi_of_pooled_features_plus_their_product_with_the_text():
+    """``d_cond = "projection"``: D's logit is linear(h) + <embed(text features), h>, h the
+    sum-pooled 4x4 features; it replaces the concatenation, whose convs are gone."""
+    model = make(d_cond="projection", spectral_norm=False, d_batchnorm=False)
+    d = model.netD
+    assert d.joint is None
+    size = TINY["image_size"]
+    images, text = torch.randn(5, 3, size, size), torch.randn(5, TEXT_DIM)
+    d.eval()
+    with torch.no_grad():
+        h = d.image(images).sum(dim=(2, 3))
+        t = d.text(text)
+        by_hand = h @ d.projection.linear.weight[0] + d.projection.linear.bias + ((t @ d.projection.embed.weight.T) * h).sum(1)
+        assert torch.allclose(d(images, text), by_hand, atol=1e-5)
+        # the text matters: another caption gives another score for the same image
+        assert not torch.allclose(d(images, text), d(images, text.flip(0)), atol=1e-4)
+    assert make(d_cond="concat").netD.projection is None
+    cls = get_registry().model("gan-int-cls")
+    # the authors' concatenation is the default and the paper preset's; only the cpu recipe projects
+    assert cls.make_config("paper", {})["d_cond"] == "concat"
+    assert cls.defaults_and_presets()[0]["d_cond"] == "concat"
+    assert cls.make_config("cpu", {})["d_cond"] == "projection"

@@ -14,6 +14,10 @@ from ganzoo_gan_int_cls.nets import Discriminator, Generator
 from ganzoo_gan_int_cls.pairs import mean_of_captions, wrong_partners
 
 
+#: how D joins the text to the image features: the authors' concatenation, or a projection head
+D_CONDS = ("concat", "projection")
+
+
 class GanIntCls(GanModel):
     """Reed et al. 2016, GAN-INT-CLS (see the package docstring for deviations)."""
 
@@ -22,7 +26,7 @@ class GanIntCls(GanModel):
 
     def validate(self, config: dict[str, Any]) -> None:
         super().validate(config)
-        require(config, positive_int=("caption_mean",), choices={"loss": LOSSES})
+        require(config, positive_int=("caption_mean",), choices={"loss": LOSSES, "d_cond": D_CONDS})
 
     def build(self) -> None:
         self.adv = AdversarialLoss(self.config["loss"])
@@ -31,7 +35,7 @@ class GanIntCls(GanModel):
     def make_networks(self) -> tuple[nn.Module, nn.Module]:
         c = self.config
         netD = Discriminator(self.text_dim, c["cond_dim"], c["ndf"], c["image_size"], c["residual"],
-                             c["d_batchnorm"])
+                             c["d_batchnorm"], c["d_cond"] == "projection")
         return (Generator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"], c["residual"]),
                 add_spectral_norm(netD) if c["spectral_norm"] else netD)
 

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ganzoo.nn import dcgan_init, level_widths, text_projection, tile
+from ganzoo.nn import ProjectionLogits, dcgan_init, level_widths, text_projection, tile
 
 Norm = Callable[[int], nn.Module]
 
@@ -83,10 +83,13 @@ class Discriminator(nn.Module):
     """D(x, t) -> one logit per sample: 4x4 stride-2 convs (LeakyReLU 0.2, BN from the second; a
     bottleneck at 4x4 with ``residual``); fc(t) + BN + LeakyReLU replicated 4x4 and concatenated;
     1x1 conv + BN + LeakyReLU; 4x4 conv -> logit. ``batch_norm = False`` drops every BN (not the
-    authors': for a spectrally normalised D, where the batch statistics couple the samples)."""
+    authors': for a spectrally normalised D, where the batch statistics couple the samples).
+    ``projection`` replaces the concatenation and the two convs after it by a projection head
+    (:class:`ganzoo.nn.ProjectionLogits` on the 4x4 features and the text features; not the
+    authors')."""
 
     def __init__(self, text_dim: int, cond_dim: int, ndf: int, image_size: int, residual: bool = True,
-                 batch_norm: bool = True):
+                 batch_norm: bool = True, projection: bool = False):
         super().__init__()
         norm: Norm = nn.BatchNorm2d if batch_norm else no_norm
         widths = level_widths(ndf, image_size)[::-1]  # image_size/2 first, 4x4 last
@@ -97,11 +100,14 @@ class Discriminator(nn.Module):
         self.image = nn.Sequential(*layers)
         self.text = text_projection(text_dim, cond_dim, batch_norm=batch_norm)
         top = widths[-1]
-        self.joint = nn.Sequential(
+        self.projection = ProjectionLogits(top, cond_dim) if projection else None
+        self.joint = None if projection else nn.Sequential(
             nn.Conv2d(top + cond_dim, top, 1, 1, 0, bias=False), norm(top), leaky(),
             nn.Conv2d(top, 1, 4, 1, 0, bias=False))
         dcgan_init(self, linear=False)
 
     def forward(self, images: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         h = self.image(images)
+        if self.projection is not None:
+            return self.projection(h, self.text(text))
         return self.joint(torch.cat([h, tile(self.text(text), h)], dim=1)).view(-1)

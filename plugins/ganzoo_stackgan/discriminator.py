@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo.nn import ProjectionLogits
 from ganzoo_stackgan.blocks import conv3x3, down_block
 from ganzoo_stackgan.stage1 import n_doublings
 
@@ -70,20 +71,6 @@ def replicated_cond_conv(cond: torch.Tensor, weight: torch.Tensor, height: int, 
     rows, cols = tap_mask(height, kh, padding[0], per_tap), tap_mask(width, kw, padding[1], per_tap)
     mix = (rows[:, None, :, None] * cols[None, :, None, :]).reshape(-1, kh * kw)
     return torch.matmul(mix, per_tap).view(-1, rows.shape[0], cols.shape[0], out_ch).permute(0, 3, 1, 2)
-
-
-class ProjectionLogits(nn.Module):
-    """The ``d_cond=projection`` variant (Miyato & Koyama 2018): psi(h) + <embed(cond), h>,
-    h = sum-pooled features. A stronger conditioning signal than concatenation."""
-
-    def __init__(self, channels: int, c_dim: int):
-        super().__init__()
-        self.linear = nn.Linear(channels, 1)
-        self.embed = nn.Linear(c_dim, channels, bias=False)
-
-    def forward(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        h = features.sum(dim=(2, 3))
-        return self.linear(h).view(-1) + (self.embed(cond) * h).sum(1)
 
 
 class Discriminator(nn.Module):
