@@ -210,6 +210,12 @@ def count_calls(module: torch.nn.Module) -> list[int]:
     return calls
 
 
+def test_ebgan_projection_fakes_without_a_projection_is_refused(registry):
+    with pytest.raises(UsageError, match="projection_weight > 0"):
+        make(registry, "ebgan", projection_fakes=True)
+    assert make(registry, "ebgan", projection_fakes=True, projection_weight=0.5).netD.match is not None
+
+
 @pytest.mark.parametrize("cls", [True, False])
 def test_gan_int_cls_cls_switch(registry, cls):
     model = make(registry, "gan-int-cls", cls=cls, int=False)

@@ -395,14 +395,16 @@ def energies(kind: str, projection_weight: float = 0.0) -> list[float]:
             for x, m in zip(_floats(OFFSETS[kind]), _floats(MATCH[kind]))]
 
 
-@pytest.mark.parametrize("cls, pull_away, margin, lambda_pt, projection_weight", [
-    (False, True, 0.5, 0.1, 0.0), (True, True, 0.5, 0.3, 0.0), (False, False, 0.7, 0.1, 0.0),
-    (True, False, 0.2, 0.1, 0.0), (True, True, 0.5, 0.1, 0.2), (False, True, 0.5, 0.1, 0.1)])
-def test_ebgan_losses(cls, pull_away, margin, lambda_pt, projection_weight):
-    """D: E(real) + [m - E(fake)]^+ (with CLS: + the wrong pairs' hinge, the two averaged);
+@pytest.mark.parametrize("cls, pull_away, margin, lambda_pt, projection_weight, projection_fakes", [
+    (False, True, 0.5, 0.1, 0.0, False), (True, True, 0.5, 0.3, 0.0, False), (False, False, 0.7, 0.1, 0.0, False),
+    (True, False, 0.2, 0.1, 0.0, False), (True, True, 0.5, 0.1, 0.2, False), (False, True, 0.5, 0.1, 0.1, False),
+    (True, True, 0.5, 0.1, 0.2, True), (False, True, 1.5, 0.1, 1.0, True)])
+def test_ebgan_losses(cls, pull_away, margin, lambda_pt, projection_weight, projection_fakes):
+    """D: E(real) + [m - E(fake)]^+ (with CLS: + the wrong pairs' hinge, the two averaged;
+    with projection_fakes: + projection_weight * softplus(match(fake)));
     G: E(G(z)) + lambda_pt * PT; E = MSE (+ projection_weight * softplus(-match))."""
     model = _model("ebgan", cls=cls, pull_away=pull_away, margin=margin, lambda_pt=lambda_pt,
-                   projection_weight=projection_weight)
+                   projection_weight=projection_weight, projection_fakes=projection_fakes)
     batch = _batch(16)
     model.netD = StubEnergyD(PairKinds(batch))
     losses = model.train_step(batch)
@@ -412,6 +414,10 @@ def test_ebgan_losses(cls, pull_away, margin, lambda_pt, projection_weight):
     assert 0 < hinge_fake and any(e > margin for e in e_fake)  # the hinge is active for some, not all
     assert close(losses["energy_real"], _mean(e_real)) and close(losses["energy_fake"], _mean(e_fake))
     expected_d = _mean(e_real) + (0.5 * (hinge_fake + hinge_wrong) if cls else hinge_fake)
+    if projection_fakes:  # softplus(m) = log(1 + e^m), written out
+        match_fake = projection_weight * _mean(math.log(1 + math.exp(m)) for m in _floats(MATCH["fake/right"]))
+        assert close(losses["match_fake"], match_fake)
+        expected_d += match_fake
     assert close(losses["loss_d"], expected_d)
     pt = pull_away_loop(CODES)
     assert close(losses["energy_g"], _mean(e_fake))

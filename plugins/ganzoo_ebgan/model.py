@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ganzoo.errors import UsageError
 from ganzoo.nn import GanModel, TextDCGANGenerator, frozen, require
@@ -23,6 +24,9 @@ class Ebgan(GanModel):
         super().validate(config)
         require(config, positive_int=("code_dim",), positive=("margin",), non_negative=("lambda_pt", "projection_weight"),
                 non_negative_int=("pretrain_d_steps",))
+        if config["projection_fakes"] and not config["projection_weight"] > 0:
+            raise UsageError("ebgan: projection_fakes = true needs a projection term; set projection_weight > 0 "
+                             "(for example --set projection_weight=1) or leave projection_fakes false")
 
     def make_networks(self) -> tuple[nn.Module, nn.Module]:
         c = self.config
@@ -30,15 +34,16 @@ class Ebgan(GanModel):
                 EnergyAutoencoder(self.text_dim, c["cond_dim"], c["ndf"], c["code_dim"], c["image_size"],
                                   projection=c["projection_weight"] > 0))
 
-    def energy(self, images: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def energy(self, images: torch.Tensor, text: torch.Tensor, with_match: bool = False):
         """(per-sample energy, code) of image/caption pairs under the current autoencoder:
-        reconstruction MSE, plus ``projection_weight`` * softplus(-match) when that is > 0."""
+        reconstruction MSE, plus ``projection_weight`` * softplus(-match) when that is > 0;
+        with ``with_match``, (energy, code, match)."""
         recon, code, match = self.netD(images, text)
         e = energy(recon, images)
         weight = float(self.config["projection_weight"])
         if weight > 0:
             e = e + weight * matching_penalty(match)
-        return e, code
+        return (e, code, match) if with_match else (e, code)
 
     #: training steps taken so far (drives the optional autoencoder pre-training; saved with the model)
     steps_done: int = 0
@@ -72,7 +77,7 @@ class Ebgan(GanModel):
         # Autoencoder: pull real energies down, push fake energies up to the margin.
         self.opt_d.zero_grad(set_to_none=True)
         e_real, _ = self.energy(real, text)
-        e_fake, _ = self.energy(fake.detach(), text)
+        e_fake, _, match_fake = self.energy(fake.detach(), text, with_match=True)
         losses["energy_real"], losses["energy_fake"] = e_real.mean(), e_fake.mean()
         hinge_fake = (margin - e_fake).clamp_min(0).mean()
         if self.config["cls"]:
@@ -81,6 +86,10 @@ class Ebgan(GanModel):
             loss_d = losses["energy_real"] + 0.5 * (hinge_fake + (margin - e_wrong).clamp_min(0).mean())
         else:
             loss_d = losses["energy_real"] + hinge_fake
+        if self.config["projection_fakes"] and match_fake is not None:
+            # the projection also calls G's samples mismatched, whatever their energy's margin
+            losses["match_fake"] = float(self.config["projection_weight"]) * F.softplus(match_fake.float()).mean()
+            loss_d = loss_d + losses["match_fake"]
         loss_d.backward()
         self.opt_d.step()
 
