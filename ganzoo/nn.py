@@ -118,21 +118,25 @@ def level_widths(width: int, image_size: int) -> list[int]:
 # ---- DCGAN trunks and text injection (Reed et al. 2016) --------------------------------------
 
 
-def down_layers(widths: list[int]) -> list[nn.Module]:
+def down_layers(widths: list[int], batch_norm: bool = True) -> list[nn.Module]:
     """A DCGAN discriminator trunk from RGB through ``widths`` (largest map first): 4x4 stride-2
-    convs, LeakyReLU(0.2), BN on all but the first conv (which keeps a bias)."""
+    convs, LeakyReLU(0.2), BN on all but the first conv (which keeps a bias); without
+    ``batch_norm`` every conv keeps a bias and there is no BN."""
     layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
     for c_in, c_out in zip(widths, widths[1:]):
-        layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+        norm = [nn.BatchNorm2d(c_out)] if batch_norm else []
+        layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batch_norm), *norm, nn.LeakyReLU(0.2, True)]
     return layers
 
 
-def up_layers(c_in: int, widths: list[int]) -> list[nn.Module]:
+def up_layers(c_in: int, widths: list[int], batch_norm: bool = True) -> list[nn.Module]:
     """From a 4x4 map of ``c_in`` channels: transposed convs (BN, ReLU) through ``widths[1:]``,
-    then one to RGB (with bias) and tanh; ``widths`` as :func:`level_widths` gives them."""
+    then one to RGB (with bias) and tanh; ``widths`` as :func:`level_widths` gives them.
+    Without ``batch_norm`` the convs keep a bias and there is no BN."""
     layers: list[nn.Module] = []
     for c_out in widths[1:]:
-        layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        norm = [nn.BatchNorm2d(c_out)] if batch_norm else []
+        layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not batch_norm), *norm, nn.ReLU(True)]
         c_in = c_out
     return layers + [nn.ConvTranspose2d(c_in, 3, 4, 2, 1), nn.Tanh()]
 

@@ -210,6 +210,24 @@ def count_calls(module: torch.nn.Module) -> list[int]:
     return calls
 
 
+@pytest.mark.parametrize("on", [True, False])
+def test_ebgan_d_batchnorm_key_removes_every_autoencoder_batchnorm_and_keeps_g_s(registry, on):
+    model = make(registry, "ebgan", d_batchnorm=on)
+    norms = [m for m in model.netD.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bool(norms) == on
+    assert any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.netG.modules())
+    if not on:  # without BN every layer carries its own bias
+        layers = [m for m in model.netD.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear))
+                  and m is not model.netD.match]
+        assert all(m.bias is not None for m in layers)
+        # and a sample's energy no longer depends on the rest of its batch (train mode)
+        batch = random_batch()
+        model.netD.train()
+        whole, _ = model.energy(batch["images"], batch["text"])
+        half, _ = model.energy(batch["images"][:2], batch["text"][:2])
+        assert torch.allclose(whole[:2], half, atol=1e-5)
+
+
 def test_ebgan_projection_fakes_without_a_projection_is_refused(registry):
     with pytest.raises(UsageError, match="projection_weight > 0"):
         make(registry, "ebgan", projection_fakes=True)

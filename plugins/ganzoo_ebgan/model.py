@@ -32,7 +32,7 @@ class Ebgan(GanModel):
         c = self.config
         return (TextDCGANGenerator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"]),
                 EnergyAutoencoder(self.text_dim, c["cond_dim"], c["ndf"], c["code_dim"], c["image_size"],
-                                  projection=c["projection_weight"] > 0))
+                                  projection=c["projection_weight"] > 0, batch_norm=c["d_batchnorm"]))
 
     def energy(self, images: torch.Tensor, text: torch.Tensor, with_match: bool = False):
         """(per-sample energy, code) of image/caption pairs under the current autoencoder:

@@ -23,17 +23,18 @@ class EnergyAutoencoder(nn.Module):
     """
 
     def __init__(self, text_dim: int, cond_dim: int, ndf: int, code_dim: int, image_size: int,
-                 projection: bool = False):
+                 projection: bool = False, batch_norm: bool = True):
         super().__init__()
+        bn = batch_norm
         widths = level_widths(ndf, image_size)
         self.match = nn.Linear(text_dim, widths[0], bias=False) if projection else None
-        self.encoder = nn.Sequential(*down_layers(widths[::-1]))  # image_size/2 first, 4x4 last
-        self.encoder_text = text_projection(text_dim, cond_dim, batch_norm=True, bias=False)
+        self.encoder = nn.Sequential(*down_layers(widths[::-1], bn))  # image_size/2 first, 4x4 last
+        self.encoder_text = text_projection(text_dim, cond_dim, batch_norm=bn, bias=not bn)
         self.to_code = nn.Conv2d(widths[0] + cond_dim, code_dim, 1)
-        self.decoder_text = text_projection(text_dim, cond_dim, batch_norm=True, bias=False)
+        self.decoder_text = text_projection(text_dim, cond_dim, batch_norm=bn, bias=not bn)
         self.decoder = nn.Sequential(
-            nn.Conv2d(code_dim + cond_dim, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
-            nn.ReLU(True), *up_layers(widths[0], widths))
+            nn.Conv2d(code_dim + cond_dim, widths[0], 3, 1, 1, bias=not bn),
+            *([nn.BatchNorm2d(widths[0])] if bn else []), nn.ReLU(True), *up_layers(widths[0], widths, bn))
         dcgan_init(self)
 
     def forward(self, images: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
