@@ -16,7 +16,11 @@ from ganzoo.registry import get_registry
 MODELS = ["gan-int-cls", "ebgan", "vae"]
 TEXT_DIM = 12
 TINY = {"image_size": 16, "batch_size": 4, "z_dim": 8, "cond_dim": 8, "ngf": 8, "ndf": 8}
-TINY_EXTRA = {"ebgan": {"code_dim": 8}}
+# ebgan's formula tests below are written for the paper's loss (the keys' defaults); its cpu preset's
+# keys (spectral norm, no BN, cls, projection with its fake term) are each switched on by their own tests.
+EBGAN_PAPER_LOSS = {"spectral_norm": False, "d_batchnorm": True, "cls": False, "projection_weight": 0.0,
+                    "projection_fakes": False}
+TINY_EXTRA = {"ebgan": {"code_dim": 8, **EBGAN_PAPER_LOSS}}
 PLUGIN_DIRS = {"gan-int-cls": "ganzoo_gan_int_cls", "ebgan": "ganzoo_ebgan", "vae": "ganzoo_vae"}
 
 
@@ -212,7 +216,7 @@ def count_calls(module: torch.nn.Module) -> list[int]:
 
 @pytest.mark.parametrize("on", [True, False])
 def test_ebgan_d_batchnorm_key_removes_every_autoencoder_batchnorm_and_keeps_g_s(registry, on):
-    model = make(registry, "ebgan", d_batchnorm=on)
+    model = make(registry, "ebgan", d_batchnorm=on, spectral_norm=False)  # SN's power step would also move the energy
     norms = [m for m in model.netD.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     assert bool(norms) == on
     assert any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.netG.modules())
@@ -226,6 +230,39 @@ def test_ebgan_d_batchnorm_key_removes_every_autoencoder_batchnorm_and_keeps_g_s
         whole, _ = model.energy(batch["images"], batch["text"])
         half, _ = model.energy(batch["images"][:2], batch["text"][:2])
         assert torch.allclose(whole[:2], half, atol=1e-5)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_ebgan_spectral_norm_key_normalises_the_autoencoder_and_not_g(registry, on):
+    from torch.nn.utils import parametrize
+
+    model = make(registry, "ebgan", spectral_norm=on, projection_weight=0.5)
+    layers = [m for m in model.netD.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert layers and all(parametrize.is_parametrized(m, "weight") == on for m in layers)
+    assert parametrize.is_parametrized(model.netD.match, "weight") == on
+    assert not any(parametrize.is_parametrized(m) for m in model.netG.modules())
+    if on:  # each normalised weight has spectral norm ~1 once the power iteration has run
+        model.netD.train()
+        for _ in range(20):
+            model.energy(random_batch()["images"], random_batch()["text"])
+        for m in layers:
+            w = m.weight.detach().flatten(1)
+            assert torch.linalg.matrix_norm(w, ord=2) == pytest.approx(1.0, abs=0.05)
+    losses = step(model, random_batch())
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_ebgan_cpu_preset_trains_with_every_d_side_term(registry):
+    """The cpu preset (not the paper's loss): spectral norm, no BN, wrong captions and the projection's fake term."""
+    from torch.nn.utils import parametrize
+
+    cls = registry.model("ebgan")
+    model = cls(cls.make_config(preset="cpu", overrides={**TINY, "code_dim": 8}), text_dim=TEXT_DIM)
+    assert parametrize.is_parametrized(model.netD.match, "weight")
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.netD.modules())
+    losses = step(model, random_batch())
+    assert {"energy_wrong", "match_fake"} <= losses.keys()
+    assert all(torch.isfinite(v) for v in losses.values())
 
 
 def test_ebgan_projection_fakes_without_a_projection_is_refused(registry):

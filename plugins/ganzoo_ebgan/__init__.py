@@ -44,6 +44,11 @@ Deliberate deviations and choices (the paper is unconditional)
   caption, no bias). The term is never negative, so the energy stays bounded below and the
   margin loss keeps its meaning; it gives the autoencoder a direct reason to tell matching
   from mismatched pairs (the reconstruction error of a small object barely moves the MSE).
+- Optional spectral normalisation (``spectral_norm = true``, off by default; not in the
+  paper): every conv and linear layer of the autoencoder (encoder, code, both text
+  projections, the decoder's first conv and the projection's W; not the decoder's transposed
+  convs) is spectrally normalised (Miyato et al. 2018), as gan-int-cls's ``cpu`` preset does
+  for its D. Usually with ``d_batchnorm = false``.
 - Optional autoencoder pre-training (``pretrain_d_steps = N``, 0 = off): the EBGAN paper
   pre-trains the autoencoder on real data alone. The first N training steps update only the
   autoencoder, minimising the real energy mean_i D(x_i, t_i) (no generator, no hinge); they

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ganzoo.errors import UsageError
-from ganzoo.nn import GanModel, TextDCGANGenerator, frozen, require
+from ganzoo.nn import GanModel, TextDCGANGenerator, add_spectral_norm, frozen, require
 from ganzoo_ebgan.nets import EnergyAutoencoder, energy, matching_penalty, pull_away
 
 
@@ -30,9 +30,10 @@ class Ebgan(GanModel):
 
     def make_networks(self) -> tuple[nn.Module, nn.Module]:
         c = self.config
+        netD = EnergyAutoencoder(self.text_dim, c["cond_dim"], c["ndf"], c["code_dim"], c["image_size"],
+                                 projection=c["projection_weight"] > 0, batch_norm=c["d_batchnorm"])
         return (TextDCGANGenerator(self.text_dim, c["z_dim"], c["cond_dim"], c["ngf"], c["image_size"]),
-                EnergyAutoencoder(self.text_dim, c["cond_dim"], c["ndf"], c["code_dim"], c["image_size"],
-                                  projection=c["projection_weight"] > 0, batch_norm=c["d_batchnorm"]))
+                add_spectral_norm(netD) if c["spectral_norm"] else netD)
 
     def energy(self, images: torch.Tensor, text: torch.Tensor, with_match: bool = False):
         """(per-sample energy, code) of image/caption pairs under the current autoencoder:
