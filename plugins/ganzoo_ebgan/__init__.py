@@ -49,6 +49,11 @@ Deliberate deviations and choices (the paper is unconditional)
   projections, the decoder's first conv and the projection's W; not the decoder's transposed
   convs) is spectrally normalised (Miyato et al. 2018), as gan-int-cls's ``cpu`` preset does
   for its D. Usually with ``d_batchnorm = false``.
+- The ``cpu`` preset is not the paper's loss: it switches on ``spectral_norm``,
+  ``d_batchnorm = false``, lr 1e-3 for both nets, ``cls``, and the projection term (weight 0.3)
+  with ``projection_fakes``. At cpu widths the paper's loss, and every single change to it that
+  was screened, followed only the background; this combination follows every attribute
+  (screens and reasons: ``reports/zoo-recipe``). ``paper`` and the key defaults stay the paper's.
 - Optional autoencoder pre-training (``pretrain_d_steps = N``, 0 = off): the EBGAN paper
   pre-trains the autoencoder on real data alone. The first N training steps update only the
   autoencoder, minimising the real energy mean_i D(x_i, t_i) (no generator, no hinge); they
